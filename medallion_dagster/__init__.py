@@ -1,0 +1,1 @@
+"""Medallion (bronze -> silver -> gold) pipeline: the Dagster code location."""

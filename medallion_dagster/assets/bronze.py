@@ -1,0 +1,142 @@
+"""Bronze: every landed record as received (text), plus lineage. One asset per entity.
+
+A bronze partition is rebuilt from *all* landing files of its batch date, so a corrected re-upload
+replaces the old content instead of doubling it. If a file that fed the partition before has
+disappeared, the rebuild fails loudly instead of shrinking bronze.
+"""
+
+import json
+from datetime import UTC, datetime
+
+import dagster as dg
+import pandas as pd
+
+from lambda_src.contract import ENTITY_COLUMNS, parse_key
+from medallion_dagster.landing_zone import LandingObject, LandingZone
+from medallion_dagster.partitions import daily_partitions
+from medallion_dagster.readers import parse
+from medallion_dagster.warehouse import PARTITION_COLUMN, Warehouse, quote
+
+LINEAGE_COLUMNS = {
+    "_extra": "Columns the contract does not know, as a JSON object (NULL if none)",
+    "_parse_error": "Why the record could not be parsed (NULL for parsed records)",
+    "_raw": "The raw text of a record that could not be parsed",
+    "_source_key": "Landing key of the file the record came from",
+    "_source_etag": "Version of that file (S3 ETag, or size-mtime of a local file)",
+    "_line": "Record number in the file (JSON Lines: line number; 0 = the whole file)",
+    "_ingested_at": "When this run read the file (UTC; audit column)",
+}
+
+
+class BronzeConfig(dg.Config):
+    allow_missing_files: bool = False
+    """Rebuild a partition even if files that fed it before are gone (bronze shrinks)."""
+
+
+def bronze_frame(
+    entity: str, files: list[tuple[LandingObject, bytes]], partition_key: str, ingested_at
+) -> pd.DataFrame:
+    """Rows of one partition of one entity from its files' bytes."""
+    columns = ENTITY_COLUMNS[entity]
+    rows: list[dict] = []
+    for obj, body in files:
+        parsed = parse(body, parse_key(obj.key).fmt)
+        lineage = {"_source_key": obj.key, "_source_etag": obj.etag}
+        for record, line in zip(parsed.records, parsed.lines, strict=True):
+            extra = {k: v for k, v in record.items() if k not in columns}
+            rows.append(
+                {c: record.get(c) for c in columns}
+                | {
+                    "_extra": json.dumps(extra, ensure_ascii=False, sort_keys=True)
+                    if extra
+                    else None,
+                    "_parse_error": None,
+                    "_raw": None,
+                    "_line": line,
+                }
+                | lineage
+            )
+        for line, reason, raw in parsed.errors:
+            rows.append(
+                dict.fromkeys(columns)
+                | {"_extra": None, "_parse_error": reason, "_raw": raw, "_line": line}
+                | lineage
+            )
+    text_columns = [*columns, "_extra", "_parse_error", "_raw", "_source_key", "_source_etag"]
+    df = pd.DataFrame(rows, columns=[*columns, *LINEAGE_COLUMNS])
+    df = df.astype({c: "str" for c in text_columns} | {"_line": "Int64"})
+    df["_ingested_at"] = pd.Series([ingested_at] * len(df), dtype="datetime64[us, UTC]")
+    df[PARTITION_COLUMN] = pd.Series([partition_key] * len(df), dtype="str")
+    return df
+
+
+def _previous_sources(warehouse: Warehouse, entity: str, partition_key: str) -> set[str]:
+    if not warehouse.table_exists("bronze", entity):
+        return set()
+    df = warehouse.query(
+        f"SELECT DISTINCT _source_key FROM bronze.{quote(entity)} WHERE _partition = ?",
+        (partition_key,),
+    )
+    return set(df["_source_key"])
+
+
+def _bronze_asset(entity: str) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=entity,
+        key_prefix="bronze",
+        group_name="bronze",
+        partitions_def=daily_partitions,
+        kinds={"sqlite", "pandas"},
+        description=f"Raw `{entity}` records as landed (text), one partition per batch date, "
+        "with lineage columns.",
+        metadata={
+            "dagster/column_schema": dg.TableSchema(
+                columns=[dg.TableColumn(c, "str") for c in ENTITY_COLUMNS[entity]]
+                + [dg.TableColumn(c, "str", description=d) for c, d in LINEAGE_COLUMNS.items()]
+            )
+        },
+    )
+    def _asset(
+        context: dg.AssetExecutionContext,
+        config: BronzeConfig,
+        landing_zone: LandingZone,
+        warehouse: Warehouse,
+    ) -> pd.DataFrame:
+        ingested_at = datetime.now(UTC)
+        frames, file_count, ignored = [], 0, []
+        for partition_key in context.partition_keys:
+            files = []
+            for obj in landing_zone.list_objects(f"{entity}/dt={partition_key}/"):
+                if parse_key(obj.key) is None:
+                    ignored.append(obj.key)
+                    continue
+                files.append((obj, landing_zone.read(obj.key)))
+            missing = _previous_sources(warehouse, entity, partition_key) - {
+                o.key for o, _ in files
+            }
+            if missing and not config.allow_missing_files:
+                raise dg.Failure(
+                    description=f"bronze.{entity} partition {partition_key}: {len(missing)} "
+                    f"landing file(s) that fed it before are gone ({sorted(missing)[:5]}). "
+                    "Refusing to shrink bronze; restore the files, or re-run with "
+                    "allow_missing_files: true.",
+                    metadata={"missing_files": sorted(missing)},
+                )
+            file_count += len(files)
+            frames.append(bronze_frame(entity, files, partition_key, ingested_at))
+        if ignored:
+            context.log.warning(f"ignored {len(ignored)} non-data file(s): {ignored[:10]}")
+        df = pd.concat(frames, ignore_index=True)
+        context.add_output_metadata(
+            {
+                "files": file_count,
+                "unparseable_records": int(df["_parse_error"].notna().sum()),
+                "ignored_files": len(ignored),
+            }
+        )
+        return df
+
+    return _asset
+
+
+bronze_assets = [_bronze_asset(entity) for entity in ENTITY_COLUMNS]

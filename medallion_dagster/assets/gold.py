@@ -1,0 +1,112 @@
+"""Gold: business metrics over all of silver, exact in integer minor units, per currency.
+
+Revenue signs come from the transaction type (the contract): purchase and subscription add,
+refund and chargeback subtract, transfer is counted but is not revenue.
+"""
+
+import dagster as dg
+import pandas as pd
+
+from lambda_src.contract import TYPE_SIGNS
+
+CUSTOMER_SUMMARY_COLUMNS = {
+    "customer_id": "Customer",
+    "currency": "ISO 4217 currency; nothing is converted",
+    "customer_name": "Name from silver.customers (NULL if the customer is unknown)",
+    "email": "Email from silver.customers",
+    "transaction_count": "All transactions of this customer in this currency, transfers included",
+    "gross_revenue_minor": "Sum of purchase and subscription amounts (minor units)",
+    "refunded_minor": "Sum of refund and chargeback amounts (minor units, positive)",
+    "net_revenue_minor": "gross_revenue_minor - refunded_minor",
+    "avg_amount_minor": "Mean transaction amount, rounded half up to a whole minor unit",
+    "first_occurred_at": "Earliest transaction (UTC)",
+    "last_occurred_at": "Latest transaction (UTC)",
+}
+DAILY_REVENUE_COLUMNS = {
+    "occurred_date": "UTC day of occurred_at (not the batch date)",
+    "currency": "ISO 4217 currency",
+    "transaction_type": "One of the five types",
+    "transaction_count": "Transactions of that day, currency and type",
+    "amount_minor": "Sum of amounts (minor units, positive)",
+    "revenue_minor": "Signed contribution to revenue (0 for transfers)",
+}
+
+
+def _schema(columns: dict[str, str]) -> dg.TableSchema:
+    return dg.TableSchema(columns=[dg.TableColumn(c, description=d) for c, d in columns.items()])
+
+
+def _round_half_up_div(total: pd.Series, count: pd.Series) -> pd.Series:
+    """Exact integer mean, rounded half up (amounts are positive, so totals are too)."""
+    return (total * 2 + count) // (count * 2)
+
+
+def build_customer_summary(transactions: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:
+    tx = transactions
+    sign = tx["transaction_type"].map(TYPE_SIGNS)
+    tx = tx.assign(
+        gross=tx["amount_minor"].where(sign.eq(1), 0),
+        refunded=tx["amount_minor"].where(sign.eq(-1), 0),
+    )
+    g = tx.groupby(["customer_id", "currency"], sort=True)
+    out = pd.DataFrame(
+        {
+            "transaction_count": g.size().astype("Int64"),
+            "gross_revenue_minor": g["gross"].sum().astype("Int64"),
+            "refunded_minor": g["refunded"].sum().astype("Int64"),
+            "amount_total": g["amount_minor"].sum().astype("Int64"),
+            "first_occurred_at": g["occurred_at"].min(),
+            "last_occurred_at": g["occurred_at"].max(),
+        }
+    ).reset_index()
+    out["net_revenue_minor"] = out["gross_revenue_minor"] - out["refunded_minor"]
+    out["avg_amount_minor"] = _round_half_up_div(out["amount_total"], out["transaction_count"])
+    people = customers[["customer_id", "name", "email"]].rename(columns={"name": "customer_name"})
+    out = out.merge(people, on="customer_id", how="left")
+    return out[list(CUSTOMER_SUMMARY_COLUMNS)].astype(
+        {"customer_id": "str", "currency": "str", "customer_name": "str", "email": "str"}
+    )
+
+
+def build_daily_revenue(transactions: pd.DataFrame) -> pd.DataFrame:
+    tx = transactions.assign(occurred_date=transactions["occurred_at"].dt.date)
+    g = tx.groupby(["occurred_date", "currency", "transaction_type"], sort=True)
+    out = pd.DataFrame(
+        {
+            "transaction_count": g.size().astype("Int64"),
+            "amount_minor": g["amount_minor"].sum().astype("Int64"),
+            "revenue_minor": g["revenue_minor"].sum().astype("Int64"),
+        }
+    ).reset_index()
+    out["occurred_date"] = out["occurred_date"].astype(object)
+    return out[list(DAILY_REVENUE_COLUMNS)].astype({"currency": "str", "transaction_type": "str"})
+
+
+@dg.asset(
+    key=["gold", "customer_summary"],
+    group_name="gold",
+    kinds={"sqlite", "pandas"},
+    ins={
+        "transactions": dg.AssetIn(key=["silver", "transactions"]),
+        "customers": dg.AssetIn(key=["silver", "customers"]),
+    },
+    description="Per customer and currency: counts, gross and net revenue, average amount.",
+    metadata={"dagster/column_schema": _schema(CUSTOMER_SUMMARY_COLUMNS)},
+)
+def customer_summary(transactions: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:
+    return build_customer_summary(transactions, customers)
+
+
+@dg.asset(
+    key=["gold", "daily_revenue"],
+    group_name="gold",
+    kinds={"sqlite", "pandas"},
+    ins={"transactions": dg.AssetIn(key=["silver", "transactions"])},
+    description="Per occurred_at day (UTC), currency and type: count, amount and signed revenue.",
+    metadata={"dagster/column_schema": _schema(DAILY_REVENUE_COLUMNS)},
+)
+def daily_revenue(transactions: pd.DataFrame) -> pd.DataFrame:
+    return build_daily_revenue(transactions)
+
+
+gold_assets = [customer_summary, daily_revenue]

@@ -1,0 +1,336 @@
+"""Silver: typed, validated, deduplicated entities; every rejected record quarantined with a reason.
+
+- `silver/transactions` (daily): one row per transaction_id; within a partition the last
+  occurrence (by arrival: file name, then line) wins; an id already in an earlier partition is
+  rejected as `duplicate_transaction_id`. Money in integer minor units, parsed exactly.
+- `silver/customers`, `silver/transaction_types`: current state (latest `updated_at` / latest
+  arrival wins) over all partitions.
+- `silver/<entity>_quarantine`: the rejected records, the rule they broke, where they came from.
+"""
+
+import json
+from datetime import UTC, datetime
+
+import dagster as dg
+import pandas as pd
+
+from lambda_src.contract import (
+    CURRENCY_EXPONENTS,
+    ENTITY_COLUMNS,
+    TYPE_SIGNS,
+    AmountError,
+    to_minor_units,
+)
+from medallion_dagster.partitions import daily_partitions
+from medallion_dagster.warehouse import PARTITION_COLUMN, Warehouse
+
+ARRIVAL_ORDER = [PARTITION_COLUMN, "_source_key", "_line"]
+QUARANTINE_COLUMNS = {
+    "rule": "The rule the record broke (see docs/ARCHITECTURE.md)",
+    "detail": "What exactly was wrong",
+    "_source_key": "Landing key of the file",
+    "_line": "Record number in the file (0 = the whole file)",
+    "record": "The record as received, as JSON",
+    "quarantined_at": "When the run rejected it (UTC; audit column)",
+}
+
+
+class Validation:
+    """Collects, per row, the first rule it breaks."""
+
+    def __init__(self, df: pd.DataFrame):
+        self.df = df
+        self.rule = pd.Series(None, index=df.index, dtype=object)
+        self.detail = pd.Series(None, index=df.index, dtype=object)
+
+    def flag(self, mask: pd.Series, rule: str, detail) -> None:
+        new = mask & self.rule.isna()
+        self.rule[new] = rule
+        self.detail[new] = detail[new] if isinstance(detail, pd.Series) else detail
+
+    def blank(self, column: str) -> pd.Series:
+        values = self.df[column]
+        return values.isna() | values.astype(str).str.strip().eq("")
+
+    def require(self, *columns: str) -> None:
+        for column in columns:
+            self.flag(self.blank(column), f"{column}_missing", f"{column} is empty")
+
+    def unparseable(self) -> None:
+        self.flag(self.df["_parse_error"].notna(), "unparseable_record", self.df["_parse_error"])
+
+    @property
+    def ok(self) -> pd.Series:
+        return self.rule.isna()
+
+    def quarantine(self, entity: str, extra: pd.DataFrame | None = None) -> pd.DataFrame:
+        bad = self.df[~self.ok]
+        q = pd.DataFrame(
+            {
+                "rule": self.rule[~self.ok].astype("str"),
+                "detail": self.detail[~self.ok].astype("str"),
+            }
+        )
+        if extra is not None and not extra.empty:
+            bad = pd.concat([bad, extra.drop(columns=["rule", "detail"])])
+            q = pd.concat([q, extra[["rule", "detail"]].astype("str")])
+        return quarantine_frame(entity, bad, q["rule"], q["detail"])
+
+
+def quarantine_frame(entity, bad: pd.DataFrame, rule, detail) -> pd.DataFrame:
+    columns = ENTITY_COLUMNS[entity]
+
+    def record(row) -> str:
+        rec = {c: (None if pd.isna(row[c]) else row[c]) for c in columns}
+        if "_raw" in row and not pd.isna(row["_raw"]):
+            rec["_raw"] = row["_raw"]
+        return json.dumps(rec, ensure_ascii=False)
+
+    out = pd.DataFrame(
+        {
+            "rule": pd.Series(list(rule), dtype="str"),
+            "detail": pd.Series(list(detail), dtype="str"),
+            "_source_key": pd.Series(list(bad["_source_key"]), dtype="str"),
+            "_line": pd.Series(list(bad["_line"]), dtype="Int64"),
+            "record": pd.Series([record(r) for _, r in bad.iterrows()], dtype="str"),
+            "quarantined_at": pd.Series(
+                [datetime.now(UTC)] * len(bad), dtype="datetime64[us, UTC]"
+            ),
+        }
+    )
+    out[PARTITION_COLUMN] = pd.Series(list(bad[PARTITION_COLUMN]), dtype="str")
+    return out
+
+
+# --- transactions --------------------------------------------------------------------------------
+
+
+def validate_transactions(bronze: pd.DataFrame) -> tuple[pd.DataFrame, Validation]:
+    """Type and check bronze transactions. Returns the typed frame (all rows) and the verdicts."""
+    df = bronze.reset_index(drop=True)
+    v = Validation(df)
+    v.unparseable()
+    v.require("transaction_id", "customer_id", "occurred_at", "amount", "currency")
+    v.require("transaction_type")
+    occurred = pd.to_datetime(df["occurred_at"], utc=True, format="ISO8601", errors="coerce")
+    v.flag(occurred.isna(), "occurred_at_invalid", "occurred_at is not an ISO-8601 timestamp")
+    currency = df["currency"].astype("str").str.strip().str.upper()
+    v.flag(
+        ~currency.isin(list(CURRENCY_EXPONENTS)),
+        "currency_not_allowed",
+        "currency " + df["currency"].astype("str") + " is not in the allowed set",
+    )
+    ttype = df["transaction_type"].astype("str").str.strip().str.lower()
+    v.flag(
+        ~ttype.isin(list(TYPE_SIGNS)),
+        "type_not_allowed",
+        "transaction_type " + df["transaction_type"].astype("str") + " is not one of the five",
+    )
+    minor = pd.Series(pd.NA, index=df.index, dtype="Int64")
+    amount_errors = pd.Series(None, index=df.index, dtype=object)
+    for i in df.index[v.ok]:
+        try:
+            minor[i] = to_minor_units(df.at[i, "amount"], currency[i])
+        except AmountError as e:
+            amount_errors[i] = str(e)
+    v.flag(amount_errors.notna(), "amount_invalid", amount_errors)
+    sign = ttype.map(TYPE_SIGNS).astype("Int64")
+    typed = pd.DataFrame(
+        {
+            "transaction_id": df["transaction_id"].astype("str").str.strip(),
+            "customer_id": df["customer_id"].astype("str").str.strip(),
+            "occurred_at": occurred.astype("datetime64[us, UTC]"),
+            "amount_minor": minor,
+            "currency": currency,
+            "transaction_type": ttype,
+            "revenue_minor": minor * sign,
+            "_source_key": df["_source_key"],
+            "_source_etag": df["_source_etag"],
+            "_line": df["_line"],
+            "_ingested_at": df["_ingested_at"],
+            PARTITION_COLUMN: df[PARTITION_COLUMN],
+        }
+    )
+    return typed, v
+
+
+def earlier_ids(warehouse: Warehouse, ids: pd.Series, before: str) -> dict[str, str]:
+    """transaction_id -> partition, for ids already in silver partitions before `before`."""
+    if ids.empty or not warehouse.table_exists("silver", "transactions"):
+        return {}
+    with warehouse.connect("silver") as conn:
+        conn.execute("CREATE TEMP TABLE ids (id TEXT PRIMARY KEY)")
+        conn.executemany("INSERT OR IGNORE INTO temp.ids VALUES (?)", ((i,) for i in ids))
+        rows = conn.execute(
+            "SELECT t.transaction_id, min(t._partition) FROM main.transactions t "
+            "JOIN temp.ids ON temp.ids.id = t.transaction_id WHERE t._partition < ? "
+            "GROUP BY t.transaction_id",
+            (before,),
+        ).fetchall()
+    return dict(rows)
+
+
+def split_transactions(
+    bronze: pd.DataFrame, warehouse: Warehouse
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """(silver rows, quarantine rows, stats) for the partitions in `bronze`."""
+    bronze = bronze.sort_values(ARRIVAL_ORDER, kind="stable").reset_index(drop=True)
+    typed, v = validate_transactions(bronze)
+    good = typed[v.ok]
+    # Within a partition (a batch date), the last occurrence wins.
+    deduped = good.drop_duplicates([PARTITION_COLUMN, "transaction_id"], keep="last")
+    superseded = len(good) - len(deduped)
+    # Across partitions, the earliest partition keeps the id: first within this run ...
+    first = deduped.drop_duplicates("transaction_id", keep="first")
+    owner = dict(zip(first["transaction_id"], first[PARTITION_COLUMN], strict=True))
+    # ... then against partitions already in silver before this run's first partition.
+    start = bronze[PARTITION_COLUMN].min() if len(bronze) else ""
+    owner |= earlier_ids(warehouse, deduped["transaction_id"], start)
+    is_dup = deduped[PARTITION_COLUMN].ne(deduped["transaction_id"].map(owner))
+    silver = deduped[~is_dup].reset_index(drop=True)
+    dups = deduped[is_dup]
+    dup_rows = bronze.loc[dups.index].assign(
+        rule="duplicate_transaction_id",
+        detail="transaction_id already in partition " + dups["transaction_id"].map(owner),
+    )
+    quarantine = v.quarantine("transactions", dup_rows)
+    stats = {"superseded_in_batch": superseded, "duplicates_of_earlier": len(dups)}
+    return silver, quarantine, stats
+
+
+@dg.multi_asset(
+    outs={
+        "transactions": dg.AssetOut(
+            key=["silver", "transactions"],
+            description="Valid transactions, one row per transaction_id, amounts in integer "
+            "minor units, timestamps in UTC.",
+            kinds={"sqlite", "pandas"},
+            metadata={"medallion/indexes": ["transaction_id"]},
+        ),
+        "transactions_quarantine": dg.AssetOut(
+            key=["silver", "transactions_quarantine"],
+            description="Rejected transaction records with the rule they broke, file and line.",
+            kinds={"sqlite", "pandas"},
+        ),
+    },
+    ins={"bronze_transactions": dg.AssetIn(key=["bronze", "transactions"])},
+    partitions_def=daily_partitions,
+    group_name="silver",
+)
+def silver_transactions(
+    context: dg.AssetExecutionContext, bronze_transactions: pd.DataFrame, warehouse: Warehouse
+):
+    silver, quarantine, stats = split_transactions(bronze_transactions, warehouse)
+    context.log.info(
+        f"{len(silver)} valid, {len(quarantine)} quarantined, "
+        f"{stats['superseded_in_batch']} superseded within their batch"
+    )
+    yield dg.Output(silver, "transactions", metadata=stats)
+    yield dg.Output(
+        quarantine,
+        "transactions_quarantine",
+        metadata={"by_rule": dg.MetadataValue.json(quarantine["rule"].value_counts().to_dict())},
+    )
+
+
+# --- reference data: current state over all partitions -------------------------------------------
+
+
+def current_customers(bronze: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    df = bronze.sort_values(ARRIVAL_ORDER, kind="stable").reset_index(drop=True)
+    v = Validation(df)
+    v.unparseable()
+    v.require("customer_id", "updated_at")
+    updated = pd.to_datetime(df["updated_at"], utc=True, format="ISO8601", errors="coerce")
+    v.flag(updated.isna(), "updated_at_invalid", "updated_at is not an ISO-8601 timestamp")
+    created = pd.to_datetime(df["created_at"], utc=True, format="ISO8601", errors="coerce")
+    v.flag(
+        created.isna() & ~v.blank("created_at"),
+        "created_at_invalid",
+        "created_at is not an ISO-8601 timestamp",
+    )
+    email = df["email"].astype("str").str.strip()
+    v.flag(
+        ~v.blank("email") & ~email.str.contains("@", regex=False),
+        "email_invalid",
+        "email has no @",
+    )
+    typed = pd.DataFrame(
+        {
+            "customer_id": df["customer_id"].astype("str").str.strip(),
+            "name": df["name"].astype("str"),
+            "email": email,
+            "location": df["location"].astype("str"),
+            "created_at": created.astype("datetime64[us, UTC]"),
+            "updated_at": updated.astype("datetime64[us, UTC]"),
+            "_source_key": df["_source_key"],
+            "_line": df["_line"],
+            "_batch_date": df[PARTITION_COLUMN].astype("str"),
+        }
+    )[v.ok]
+    # Latest updated_at wins; ties go to the latest arrival (stable sort keeps arrival order).
+    latest = typed.sort_values("updated_at", kind="stable").drop_duplicates(
+        "customer_id", keep="last"
+    )
+    return latest.sort_values("customer_id").reset_index(drop=True), _unpartitioned(
+        v.quarantine("customers")
+    )
+
+
+def current_transaction_types(bronze: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    df = bronze.sort_values(ARRIVAL_ORDER, kind="stable").reset_index(drop=True)
+    v = Validation(df)
+    v.unparseable()
+    v.require("type_id", "type_name")
+    name = df["type_name"].astype("str").str.strip().str.lower()
+    v.flag(~name.isin(list(TYPE_SIGNS)), "type_not_allowed", "type_name is not one of the five")
+    typed = pd.DataFrame(
+        {
+            "type_id": df["type_id"].astype("str").str.strip(),
+            "type_name": name,
+            "revenue_sign": name.map(TYPE_SIGNS).astype("Int64"),
+            "_batch_date": df[PARTITION_COLUMN].astype("str"),
+        }
+    )[v.ok]
+    latest = typed.drop_duplicates("type_id", keep="last").sort_values("type_id")
+    return latest.reset_index(drop=True), _unpartitioned(v.quarantine("transaction_types"))
+
+
+def _unpartitioned(quarantine: pd.DataFrame) -> pd.DataFrame:
+    return quarantine.rename(columns={PARTITION_COLUMN: "_batch_date"})
+
+
+def _reference_asset(entity: str, build, description: str) -> dg.AssetsDefinition:
+    @dg.multi_asset(
+        name=f"silver_{entity}",
+        outs={
+            entity: dg.AssetOut(
+                key=["silver", entity], description=description, kinds={"sqlite", "pandas"}
+            ),
+            f"{entity}_quarantine": dg.AssetOut(
+                key=["silver", f"{entity}_quarantine"],
+                description=f"Rejected {entity} records with the rule they broke.",
+                kinds={"sqlite", "pandas"},
+            ),
+        },
+        ins={"bronze": dg.AssetIn(key=["bronze", entity])},
+        group_name="silver",
+    )
+    def _asset(context: dg.AssetExecutionContext, bronze: pd.DataFrame):
+        current, quarantine = build(bronze)
+        context.log.info(f"{len(current)} current {entity}, {len(quarantine)} quarantined")
+        yield dg.Output(current, entity)
+        yield dg.Output(quarantine, f"{entity}_quarantine")
+
+    return _asset
+
+
+silver_customers = _reference_asset(
+    "customers", current_customers, "Current state per customer (latest updated_at wins)."
+)
+silver_transaction_types = _reference_asset(
+    "transaction_types",
+    current_transaction_types,
+    "The transaction types and the sign each applies to revenue.",
+)
+silver_assets = [silver_transactions, silver_customers, silver_transaction_types]

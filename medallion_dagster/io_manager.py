@@ -1,0 +1,94 @@
+"""The project's IO manager: every asset is a table in the SQLite warehouse.
+
+Asset key `["silver", "transactions"]` is table `transactions` in layer `silver` (`silver.db`). A
+partitioned asset writes only its partitions' rows (delete + insert in one transaction); a
+downstream asset loads exactly the upstream partitions Dagster maps to it, or the whole table.
+"""
+
+import dagster as dg
+import pandas as pd
+
+from medallion_dagster.warehouse import LAYERS, Warehouse, WarehouseError
+
+PREVIEW_ROWS = 5
+
+
+def table_for(asset_key: dg.AssetKey) -> tuple[str, str]:
+    """(layer, table) of an asset key: first part is the layer, last part the table."""
+    path = asset_key.path
+    if len(path) < 2 or path[0] not in LAYERS:
+        raise WarehouseError(
+            f"asset key {asset_key.to_user_string()} must start with a layer {LAYERS}"
+        )
+    return path[0], "__".join(path[1:])
+
+
+def column_schema(dtypes: dict[str, str], descriptions: dict[str, str]) -> dg.TableSchema:
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(name=c, type=d, description=descriptions.get(c))
+            for c, d in dtypes.items()
+        ]
+    )
+
+
+def markdown_preview(df: pd.DataFrame, rows: int = PREVIEW_ROWS) -> str:
+    """A small markdown table of the first rows (no extra dependency)."""
+    head = df.head(rows)
+
+    def cell(v) -> str:
+        text = "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)
+        return text.replace("|", "\\|").replace("\n", " ")[:60]
+
+    lines = [
+        "| " + " | ".join(map(str, head.columns)) + " |",
+        "|" + "---|" * len(head.columns),
+    ]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in head.itertuples(False)]
+    return "\n".join(lines)
+
+
+class SQLiteIOManager(dg.ConfigurableIOManager):
+    """Stores pandas DataFrames as warehouse tables; see `docs/ARCHITECTURE.md`."""
+
+    warehouse: Warehouse
+
+    def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
+        if obj is None:
+            return
+        if not isinstance(obj, pd.DataFrame):
+            raise WarehouseError(
+                f"{context.asset_key.to_user_string()} returned {type(obj).__name__}; "
+                "the SQLite IO manager stores pandas DataFrames"
+            )
+        layer, table = table_for(context.asset_key)
+        keys = list(context.asset_partition_keys) if context.has_asset_partitions else None
+        definition = context.definition_metadata or {}
+        indexes = definition.get("medallion/indexes") or []
+        written = self.warehouse.write(layer, table, obj, keys, indexes=list(indexes))
+        dtypes = self.warehouse.columns(layer, table)
+        schema = definition.get("dagster/column_schema")
+        descriptions = (
+            {c.name: c.description for c in schema.columns if c.description} if schema else {}
+        )
+        metadata: dict[str, object] = {
+            "dagster/table_name": f"{layer}.{table}",
+            "dagster/column_schema": column_schema(dtypes, descriptions),
+            "preview": dg.MetadataValue.md(markdown_preview(obj)),
+        }
+        if keys is None:
+            metadata["dagster/row_count"] = written
+        else:
+            metadata["dagster/partition_row_count"] = written
+            metadata["dagster/row_count"] = self.warehouse.row_count(layer, table)
+        context.add_output_metadata(metadata)
+
+    def load_input(self, context: dg.InputContext) -> pd.DataFrame:
+        layer, table = table_for(context.asset_key)
+        keys = None
+        if context.has_asset_partitions:
+            keys = list(context.asset_partition_keys)
+            all_keys = context.asset_partitions_def.get_partition_keys()
+            if set(keys) >= set(all_keys):
+                keys = None  # every partition: read the whole table, no giant IN list
+        return self.warehouse.read(layer, table, keys)

@@ -1,0 +1,15 @@
+"""The main job: one daily partition (or a range) through bronze -> silver -> gold."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from medallion_dagster.partitions import daily_partitions
+
+medallion_job = dg.define_asset_job(
+    name="medallion_daily",
+    selection=dg.AssetSelection.all(),
+    partitions_def=daily_partitions,
+    description="Rebuild the partition's bronze and silver rows from all of its landing files, "
+    "then refresh the current-state silver tables and gold.",
+)

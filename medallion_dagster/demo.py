@@ -117,8 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dirty-rate", type=float, default=0.02)
     args = parser.parse_args(argv)
 
-    from medallion_dagster.definitions import defs
+    from medallion_dagster.definitions import build_definitions
 
+    defs = build_definitions()  # from the environment as it is now
     landing_dir = Path(env(ENV_LOCAL_DIR, DEFAULT_LOCAL_DIR))
     landed = land_demo_days(args.days, args.batch_size, args.dirty_rate, landing_dir)
     print(f"landed batches for {landed or 'no new days'} in {landing_dir}/")

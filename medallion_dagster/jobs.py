@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import dagster as dg
 
-from medallion_dagster.partitions import daily_partitions
-
 medallion_job = dg.define_asset_job(
     name="medallion_daily",
     selection=dg.AssetSelection.all(),
-    partitions_def=daily_partitions,
     description="Rebuild the partition's bronze and silver rows from all of its landing files, "
     "then refresh the current-state silver tables and gold.",
 )

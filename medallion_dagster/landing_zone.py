@@ -84,7 +84,7 @@ class S3LandingZone(LandingZone):
 
     bucket: str
     prefix: str = DEFAULT_LANDING_PREFIX
-    s3: S3Resource = S3Resource()
+    s3: S3Resource
 
     def _full(self, key: str) -> str:
         p = self.prefix.strip("/")
@@ -116,5 +116,7 @@ def landing_zone_from_env() -> LandingZone:
     """S3 when LANDING_BUCKET is set, else the local folder LANDING_DIR (default data/landing)."""
     bucket = env(ENV_BUCKET)
     if bucket:
-        return S3LandingZone(bucket=bucket, prefix=env(ENV_PREFIX, DEFAULT_LANDING_PREFIX))
+        return S3LandingZone(
+            bucket=bucket, prefix=env(ENV_PREFIX, DEFAULT_LANDING_PREFIX), s3=S3Resource()
+        )
     return LocalLandingZone(root=env(ENV_LOCAL_DIR, DEFAULT_LOCAL_DIR))

@@ -1,0 +1,102 @@
+"""Shared fixtures. Fake AWS credentials and a region are set at import time, before any boto3
+client can exist, so no test can ever reach a real AWS account."""
+
+import os
+
+for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL"):
+    os.environ.pop(_name, None)
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        # Partitions reach far enough back for every date the tests use.
+        "MEDALLION_START_DATE": "2024-01-01",
+    }
+)
+for _name in ("LANDING_BUCKET", "LANDING_PREFIX", "LANDING_DIR", "WAREHOUSE_DIR"):
+    os.environ.pop(_name, None)
+
+from datetime import UTC, date, datetime, timedelta  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import boto3  # noqa: E402
+import dagster as dg  # noqa: E402
+import pytest  # noqa: E402
+from dagster_aws.s3 import S3Resource  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+from medallion_dagster.definitions import build_definitions  # noqa: E402
+from medallion_dagster.landing_zone import LocalLandingZone, S3LandingZone  # noqa: E402
+from medallion_dagster.warehouse import Warehouse  # noqa: E402
+
+BUCKET = "medallion-test-landing"
+
+
+@pytest.fixture
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+@pytest.fixture
+def recent_days(today) -> list[date]:
+    """Three batch dates, today included (oldest first)."""
+    return [today - timedelta(days=2), today - timedelta(days=1), today]
+
+
+@pytest.fixture
+def landing_dir(tmp_path, monkeypatch) -> Path:
+    path = tmp_path / "landing"
+    path.mkdir()
+    monkeypatch.setenv("LANDING_DIR", str(path))
+    return path
+
+
+@pytest.fixture
+def warehouse(tmp_path) -> Warehouse:
+    return Warehouse(path=str(tmp_path / "warehouse"))
+
+
+@pytest.fixture
+def local_zone(landing_dir) -> LocalLandingZone:
+    return LocalLandingZone(root=str(landing_dir))
+
+
+@pytest.fixture
+def local_defs(local_zone, warehouse) -> dg.Definitions:
+    return build_definitions(landing_zone=local_zone, warehouse=warehouse)
+
+
+@pytest.fixture
+def instance():
+    with dg.DagsterInstance.ephemeral() as inst:
+        yield inst
+
+
+@pytest.fixture
+def s3_bucket(monkeypatch):
+    """A moto-mocked bucket; LANDING_BUCKET points the Lambda handler at it."""
+    with mock_aws():
+        boto3.client("s3").create_bucket(Bucket=BUCKET)
+        monkeypatch.setenv("LANDING_BUCKET", BUCKET)
+        monkeypatch.setenv("LANDING_PREFIX", "landing")
+        yield BUCKET
+
+
+@pytest.fixture
+def s3_zone(s3_bucket) -> S3LandingZone:
+    return S3LandingZone(bucket=s3_bucket, prefix="landing", s3=S3Resource())
+
+
+def put_local(landing_dir: Path, key: str, body: bytes | str) -> Path:
+    """Write a landing file (relative key) the way a producer would."""
+    path = landing_dir / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(body.encode() if isinstance(body, str) else body)
+    return path
+
+
+TX_HEADER = "transaction_id,customer_id,occurred_at,amount,currency,transaction_type\n"

@@ -1,0 +1,88 @@
+import json
+
+import dagster as dg
+import pytest
+
+from medallion_dagster.assets.bronze import bronze_assets
+from tests.conftest import TX_HEADER, put_local
+
+TX = next(a for a in bronze_assets if a.key == dg.AssetKey(["bronze", "transactions"]))
+
+
+def materialize(defs, partition="2026-03-01", config=None):
+    return dg.materialize(
+        [TX],
+        partition_key=partition,
+        resources=defs.resources,
+        run_config={"ops": {"bronze__transactions": {"config": config or {}}}},
+        raise_on_error=False,
+    )
+
+
+def test_every_record_is_kept_as_text_with_lineage(local_defs, landing_dir, warehouse):
+    put_local(
+        landing_dir,
+        "transactions/dt=2026-03-01/20260301T000000000000Z-a.csv",
+        TX_HEADER + "t1,C1,2026-03-01T10:00:00Z,12.30,USD,purchase\n",
+    )
+    put_local(
+        landing_dir,
+        "transactions/dt=2026-03-01/20260301T010000000000Z-b.jsonl",
+        '{"transaction_id": "t2", "amount": 1.10, "note": "extra"}\n{"broken\n',
+    )
+    put_local(landing_dir, "transactions/dt=2026-03-01/.hidden.jsonl.tmp", "{}\n")
+    put_local(landing_dir, "transactions/dt=2026-03-02/other-day.csv", TX_HEADER)
+    assert materialize(local_defs).success
+    df = warehouse.read("bronze", "transactions")
+    assert df["transaction_id"].tolist()[:2] == ["t1", "t2"]
+    assert df["amount"].tolist()[:2] == ["12.30", "1.10"]  # exact text, not float
+    assert df["_line"].tolist() == [1, 1, 2]
+    assert json.loads(df["_extra"][1]) == {"note": "extra"}
+    assert df["_parse_error"].notna().tolist() == [False, False, True]
+    assert df["_raw"][2] == '{"broken'
+    assert set(df["_partition"]) == {"2026-03-01"}
+    assert df["_source_key"][0].endswith("-a.csv") and df["_source_etag"].notna().all()
+
+
+def test_reupload_replaces_instead_of_doubling(local_defs, landing_dir, warehouse):
+    key = "transactions/dt=2026-03-01/20260301T000000000000Z-a.csv"
+    put_local(landing_dir, key, TX_HEADER + "t1,C1,2026-03-01T10:00:00Z,1.00,USD,purchase\n")
+    assert materialize(local_defs).success
+    put_local(landing_dir, key, TX_HEADER + "t1,C1,2026-03-01T10:00:00Z,2.00,USD,purchase\n")
+    assert materialize(local_defs).success
+    assert materialize(local_defs).success
+    assert warehouse.read("bronze", "transactions")["amount"].tolist() == ["2.00"]
+
+
+def test_vanished_file_fails_loudly_unless_allowed(local_defs, landing_dir, warehouse):
+    a = put_local(
+        landing_dir, "transactions/dt=2026-03-01/a.csv", TX_HEADER + "t1,C,x,1,USD,purchase\n"
+    )
+    put_local(
+        landing_dir, "transactions/dt=2026-03-01/b.csv", TX_HEADER + "t2,C,x,1,USD,purchase\n"
+    )
+    assert materialize(local_defs).success
+    a.unlink()
+    result = materialize(local_defs)
+    assert not result.success
+    failure = result.get_step_failure_events()[0].step_failure_data.error
+    assert "gone" in failure.message and "a.csv" in failure.message
+    assert len(warehouse.read("bronze", "transactions")) == 2  # not shrunk
+    assert materialize(local_defs, config={"allow_missing_files": True}).success
+    assert warehouse.read("bronze", "transactions")["transaction_id"].tolist() == ["t2"]
+
+
+@pytest.mark.parametrize("body", [b"", b"\xff\xfe\x00garbage"])
+def test_unreadable_file_becomes_one_error_row(local_defs, landing_dir, warehouse, body):
+    put_local(landing_dir, "transactions/dt=2026-03-01/bad.jsonl", body)
+    assert materialize(local_defs).success
+    df = warehouse.read("bronze", "transactions")
+    assert len(df) == 1 and df["_line"][0] == 0 and df["_parse_error"].notna()[0]
+
+
+def test_day_without_files_is_an_empty_partition(local_defs, warehouse):
+    result = materialize(local_defs)
+    assert result.success
+    assert len(warehouse.read("bronze", "transactions")) == 0
+    mat = result.asset_materializations_for_node("bronze__transactions")[0]
+    assert mat.metadata["dagster/partition_row_count"].value == 0

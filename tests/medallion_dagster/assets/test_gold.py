@@ -1,0 +1,85 @@
+from datetime import date
+
+import pandas as pd
+
+from medallion_dagster.assets.gold import build_customer_summary, build_daily_revenue
+from medallion_dagster.assets.silver import TYPE_SIGNS
+
+
+def silver(rows) -> pd.DataFrame:
+    df = pd.DataFrame(
+        rows,
+        columns=[
+            "transaction_id",
+            "customer_id",
+            "occurred_at",
+            "amount_minor",
+            "currency",
+            "transaction_type",
+        ],
+    )
+    df["occurred_at"] = pd.to_datetime(df["occurred_at"], utc=True)
+    df["amount_minor"] = df["amount_minor"].astype("Int64")
+    df["revenue_minor"] = df["amount_minor"] * df["transaction_type"].map(TYPE_SIGNS).astype(
+        "Int64"
+    )
+    return df
+
+
+TX = silver(
+    [
+        ("1", "C1", "2026-03-01T10:00:00Z", 1000, "USD", "purchase"),
+        ("2", "C1", "2026-03-01T11:00:00Z", 501, "USD", "subscription"),
+        ("3", "C1", "2026-03-02T09:00:00Z", 300, "USD", "refund"),
+        ("4", "C1", "2026-03-02T09:30:00Z", 200, "USD", "chargeback"),
+        ("5", "C1", "2026-03-02T23:59:59Z", 7000, "USD", "transfer"),
+        ("6", "C1", "2026-03-01T00:00:00Z", 1500, "JPY", "purchase"),
+        ("7", "C2", "2026-02-28T23:00:00Z", 1, "EUR", "purchase"),
+        ("8", "C9", "2026-03-01T12:00:00Z", 2, "EUR", "purchase"),
+    ]
+)
+CUSTOMERS = pd.DataFrame(
+    {"customer_id": ["C1", "C2"], "name": ["Ann", "Bob"], "email": ["a@x.io", "b@x.io"]}
+)
+
+
+def test_customer_summary_per_customer_and_currency():
+    out = build_customer_summary(TX, CUSTOMERS).set_index(["customer_id", "currency"])
+    c1 = out.loc[("C1", "USD")]
+    assert c1["transaction_count"] == 5
+    assert c1["gross_revenue_minor"] == 1501  # purchase + subscription
+    assert c1["refunded_minor"] == 500  # refund + chargeback
+    assert c1["net_revenue_minor"] == 1001  # transfer is not revenue
+    assert c1["avg_amount_minor"] == 1800  # (1000+501+300+200+7000)/5 = 1800.2 -> 1800
+    assert c1["customer_name"] == "Ann"
+    assert out.loc[("C1", "JPY"), "net_revenue_minor"] == 1500  # currencies never mixed
+    assert pd.isna(out.loc[("C9", "EUR"), "customer_name"])  # unknown customer still counted
+    assert str(out["net_revenue_minor"].dtype) == "Int64"
+
+
+def test_average_rounds_half_up_exactly():
+    tx = silver(
+        [
+            ("1", "C1", "2026-03-01T10:00:00Z", 1, "USD", "purchase"),
+            ("2", "C1", "2026-03-01T10:00:00Z", 2, "USD", "purchase"),
+        ]
+    )
+    assert build_customer_summary(tx, CUSTOMERS)["avg_amount_minor"].tolist() == [2]  # 1.5 -> 2
+
+
+def test_daily_revenue_by_occurred_day_currency_type():
+    out = build_daily_revenue(TX)
+    keyed = {
+        (r.occurred_date, r.currency, r.transaction_type): (
+            r.transaction_count,
+            r.amount_minor,
+            r.revenue_minor,
+        )
+        for r in out.itertuples()
+    }
+    assert keyed[(date(2026, 3, 1), "USD", "purchase")] == (1, 1000, 1000)
+    assert keyed[(date(2026, 3, 2), "USD", "refund")] == (1, 300, -300)
+    assert keyed[(date(2026, 3, 2), "USD", "transfer")] == (1, 7000, 0)
+    assert keyed[(date(2026, 2, 28), "EUR", "purchase")] == (1, 1, 1)  # late event, its own day
+    assert out["transaction_count"].sum() == len(TX)
+    assert out["revenue_minor"].sum() == TX["revenue_minor"].sum()

@@ -1,0 +1,161 @@
+import json
+
+import pandas as pd
+
+from medallion_dagster.assets.bronze import bronze_frame
+from medallion_dagster.assets.silver import (
+    current_customers,
+    current_transaction_types,
+    split_transactions,
+)
+from medallion_dagster.landing_zone import LandingObject
+from tests.conftest import TX_HEADER
+
+T0 = pd.Timestamp("2026-03-01T12:00:00Z")
+
+
+def bronze(entity: str, csv_text: str, partition="2026-03-01", key=None) -> pd.DataFrame:
+    obj = LandingObject(key or f"{entity}/dt={partition}/f.csv", "etag", 0, T0)
+    return bronze_frame(entity, [(obj, csv_text.encode())], partition, T0)
+
+
+def test_valid_rows_are_typed_exactly(warehouse):
+    silver, quarantine, _ = split_transactions(
+        bronze(
+            "transactions",
+            TX_HEADER
+            + "t1,C1,2026-03-01T10:00:00+02:00,12.30,usd,Purchase\n"
+            + "t2,C1,2026-03-01 23:59:59,1500,JPY,refund\n"
+            + "t3,C2,2026-02-27T00:00:00Z,0.125,KWD,transfer\n",
+        ),
+        warehouse,
+    )
+    assert quarantine.empty
+    assert silver["amount_minor"].tolist() == [1230, 1500, 125]
+    assert silver["revenue_minor"].tolist() == [1230, -1500, 0]
+    assert silver["currency"].tolist() == ["USD", "JPY", "KWD"]
+    assert silver["transaction_type"].tolist() == ["purchase", "refund", "transfer"]
+    assert str(silver["occurred_at"].dtype) == "datetime64[us, UTC]"
+    assert silver["occurred_at"][0] == pd.Timestamp("2026-03-01T08:00:00Z")  # converted to UTC
+    assert silver["occurred_at"][1] == pd.Timestamp("2026-03-01T23:59:59Z")  # naive = UTC
+
+
+def test_every_rule_quarantines_with_reason_file_and_line(warehouse):
+    rows = [
+        "ok,C1,2026-03-01T10:00:00Z,1.00,USD,purchase",
+        ",C1,2026-03-01T10:00:00Z,1.00,USD,purchase",
+        "a,,2026-03-01T10:00:00Z,1.00,USD,purchase",
+        "b,C1,yesterday,1.00,USD,purchase",
+        "c,C1,2026-03-01T10:00:00Z,-1.00,USD,purchase",
+        "d,C1,2026-03-01T10:00:00Z,1.001,USD,purchase",
+        "e,C1,2026-03-01T10:00:00Z,12,50,USD,purchase",
+        "f,C1,2026-03-01T10:00:00Z,1.00,XTS,purchase",
+        "g,C1,2026-03-01T10:00:00Z,1.00,USD,gift",
+        "h,C1,2026-03-01T10:00:00Z,NaN,USD,purchase",
+    ]
+    silver, q, _ = split_transactions(
+        bronze("transactions", TX_HEADER + "\n".join(rows) + "\n"), warehouse
+    )
+    assert silver["transaction_id"].tolist() == ["ok"]
+    by_line = dict(zip(q["_line"], q["rule"], strict=True))
+    assert by_line == {
+        2: "transaction_id_missing",
+        3: "customer_id_missing",
+        4: "occurred_at_invalid",
+        5: "amount_invalid",
+        6: "amount_invalid",
+        7: "unparseable_record",  # 7 fields where the header has 6
+        8: "currency_not_allowed",
+        9: "type_not_allowed",
+        10: "amount_invalid",
+    }
+    assert set(q["_source_key"]) == {"transactions/dt=2026-03-01/f.csv"}
+    assert json.loads(q.loc[q["_line"] == 5, "record"].item())["amount"] == "-1.00"
+    assert "more decimals than USD" in q.loc[q["_line"] == 6, "detail"].item()
+    assert q["quarantined_at"].notna().all() and set(q["_partition"]) == {"2026-03-01"}
+
+
+def test_last_occurrence_in_a_batch_wins(warehouse):
+    first = bronze(
+        "transactions",
+        TX_HEADER + "t1,C1,2026-03-01T10:00:00Z,1.00,USD,purchase\n",
+        key="transactions/dt=2026-03-01/20260301T01-a.csv",
+    )
+    later = bronze(
+        "transactions",
+        TX_HEADER + "t1,C1,2026-03-01T10:00:00Z,2.00,USD,purchase\n",
+        key="transactions/dt=2026-03-01/20260301T02-b.csv",
+    )
+    silver, q, stats = split_transactions(pd.concat([later, first], ignore_index=True), warehouse)
+    assert silver["amount_minor"].tolist() == [200]
+    assert q.empty and stats["superseded_in_batch"] == 1
+
+
+def test_id_in_an_earlier_partition_is_a_duplicate(warehouse):
+    day1 = bronze("transactions", TX_HEADER + "t1,C1,2026-03-01T10:00:00Z,1.00,USD,purchase\n")
+    s1, _, _ = split_transactions(day1, warehouse)
+    warehouse.write("silver", "transactions", s1, ["2026-03-01"])
+    day2 = bronze(
+        "transactions",
+        TX_HEADER
+        + "t1,C1,2026-03-02T10:00:00Z,1.00,USD,purchase\n"
+        + "t2,C1,2026-03-02T10:00:00Z,1.00,USD,purchase\n",
+        partition="2026-03-02",
+    )
+    s2, q2, stats = split_transactions(day2, warehouse)
+    assert s2["transaction_id"].tolist() == ["t2"]
+    assert q2["rule"].tolist() == ["duplicate_transaction_id"]
+    assert "2026-03-01" in q2["detail"][0] and stats["duplicates_of_earlier"] == 1
+    # re-running day 1 itself is not a duplicate of itself
+    again, q1, _ = split_transactions(day1, warehouse)
+    assert again["transaction_id"].tolist() == ["t1"] and q1.empty
+
+
+def test_duplicates_across_partitions_in_one_run_keep_the_earliest(warehouse):
+    both = pd.concat(
+        [
+            bronze(
+                "transactions",
+                TX_HEADER + "t1,C1,2026-03-02T10:00:00Z,1.00,USD,purchase\n",
+                partition="2026-03-02",
+            ),
+            bronze("transactions", TX_HEADER + "t1,C1,2026-03-01T10:00:00Z,1.00,USD,purchase\n"),
+        ],
+        ignore_index=True,
+    )
+    silver, q, _ = split_transactions(both, warehouse)
+    assert silver["_partition"].tolist() == ["2026-03-01"]
+    assert q["_partition"].tolist() == ["2026-03-02"]
+
+
+def test_customers_latest_updated_at_wins():
+    header = "customer_id,name,email,location,created_at,updated_at\n"
+    df = pd.concat(
+        [
+            bronze(
+                "customers",
+                header + "C1,Ann,a@x.io,Oslo,2025-01-01T00:00:00Z,2026-03-02T00:00:00Z\n"
+                "C2,Bob,bob-at-x,Rome,,2026-03-01T00:00:00Z\n",
+            ),
+            bronze(
+                "customers",
+                header + "C1,Ann,a@x.io,Bergen,2025-01-01T00:00:00Z,2026-03-01T00:00:00Z\n"
+                ",Nobody,n@x.io,X,,2026-03-01T00:00:00Z\n",
+                partition="2026-03-03",
+            ),
+        ],
+        ignore_index=True,
+    )
+    current, q = current_customers(df)
+    assert current["customer_id"].tolist() == ["C1"]
+    assert current["location"].tolist() == ["Oslo"]  # later batch but older updated_at loses
+    assert sorted(q["rule"]) == ["customer_id_missing", "email_invalid"]
+    assert "_batch_date" in q.columns and "_partition" not in q.columns
+
+
+def test_transaction_types_reject_unknown_names():
+    df = bronze("transaction_types", "type_id,type_name\n1,purchase\n2,Refund\n9,gift\n")
+    types, q = current_transaction_types(df)
+    assert types["type_name"].tolist() == ["purchase", "refund"]
+    assert types["revenue_sign"].tolist() == [1, -1]
+    assert q["rule"].tolist() == ["type_not_allowed"]

@@ -1,0 +1,61 @@
+import boto3
+import pytest
+
+from medallion_dagster.landing_zone import (
+    LocalLandingZone,
+    S3LandingZone,
+    landing_zone_from_env,
+)
+
+
+def test_local_lists_relative_keys_under_prefix(landing_dir, local_zone):
+    (landing_dir / "transactions/dt=2026-01-01").mkdir(parents=True)
+    (landing_dir / "transactions/dt=2026-01-01/a.jsonl").write_bytes(b"{}\n")
+    (landing_dir / "customers/dt=2026-01-01").mkdir(parents=True)
+    (landing_dir / "customers/dt=2026-01-01/b.csv").write_bytes(b"x\n")
+    objs = list(local_zone.list_objects("transactions/"))
+    assert [o.key for o in objs] == ["transactions/dt=2026-01-01/a.jsonl"]
+    assert local_zone.read(objs[0].key) == b"{}\n"
+    assert list(local_zone.list_objects("nothing/")) == []
+
+
+def test_local_etag_changes_when_the_file_is_rewritten(landing_dir, local_zone):
+    path = landing_dir / "transactions/dt=2026-01-01/a.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"{}\n")
+    before = next(local_zone.list_objects()).etag
+    path.write_bytes(b'{"a": 1}\n')
+    assert next(local_zone.list_objects()).etag != before
+
+
+def test_s3_lists_keys_relative_to_prefix(s3_zone, s3_bucket):
+    s3 = boto3.client("s3")
+    s3.put_object(Bucket=s3_bucket, Key="landing/transactions/dt=2026-01-01/a b+ü.jsonl", Body=b"1")
+    s3.put_object(Bucket=s3_bucket, Key="elsewhere/transactions/x.jsonl", Body=b"2")
+    objs = list(s3_zone.list_objects("transactions/"))
+    assert [o.key for o in objs] == ["transactions/dt=2026-01-01/a b+ü.jsonl"]
+    assert s3_zone.read(objs[0].key) == b"1"
+    assert objs[0].etag and '"' not in objs[0].etag
+    assert s3_zone.uri(objs[0].key) == f"s3://{s3_bucket}/landing/{objs[0].key}"
+
+
+def test_s3_paginates_past_1000_keys(s3_zone, s3_bucket):
+    s3 = boto3.client("s3")
+    for i in range(1005):
+        s3.put_object(
+            Bucket=s3_bucket, Key=f"landing/customers/dt=2026-01-01/{i:05d}.csv", Body=b""
+        )
+    assert len(list(s3_zone.list_objects("customers/"))) == 1005
+
+
+@pytest.mark.parametrize(
+    ("env", "kind"),
+    [({}, LocalLandingZone), ({"LANDING_BUCKET": "b", "LANDING_PREFIX": "raw"}, S3LandingZone)],
+)
+def test_from_env(monkeypatch, env, kind):
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    zone = landing_zone_from_env()
+    assert isinstance(zone, kind)
+    if kind is S3LandingZone:
+        assert zone.uri("k") == "s3://b/raw/k"

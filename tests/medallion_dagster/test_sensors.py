@@ -1,0 +1,74 @@
+import json
+
+import dagster as dg
+
+from tests.conftest import TX_HEADER, put_local
+
+
+def tick(defs, instance, cursor=None):
+    sensor = defs.resolve_sensor_def("landing_sensor")
+    with dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources=defs.resources, definitions=defs
+    ) as ctx:
+        return sensor.evaluate_tick(ctx)
+
+
+def test_one_run_per_batch_date_with_new_files(local_defs, instance, landing_dir):
+    put_local(landing_dir, "transactions/dt=2026-03-01/a.csv", TX_HEADER)
+    put_local(landing_dir, "customers/dt=2026-03-01/a.csv", "customer_id\n")
+    put_local(landing_dir, "transactions/dt=2026-03-02/b.jsonl", "{}\n")
+    data = tick(local_defs, instance)
+    assert sorted(r.partition_key for r in data.run_requests) == ["2026-03-01", "2026-03-02"]
+    assert all(r.run_key.startswith(r.partition_key + ":") for r in data.run_requests)
+    assert tick(local_defs, instance, data.cursor).run_requests == []  # nothing new
+
+
+def test_changed_content_runs_again_with_a_new_run_key(local_defs, instance, landing_dir):
+    path = put_local(landing_dir, "transactions/dt=2026-03-01/a.csv", TX_HEADER)
+    first = tick(local_defs, instance)
+    path.write_text(TX_HEADER + "t1,C1,2026-03-01T00:00:00Z,1.00,USD,purchase\n")
+    second = tick(local_defs, instance, first.cursor)
+    assert [r.partition_key for r in second.run_requests] == ["2026-03-01"]
+    assert second.run_requests[0].run_key != first.run_requests[0].run_key
+
+
+def test_same_content_gives_the_same_run_key(local_defs, instance, landing_dir):
+    put_local(landing_dir, "transactions/dt=2026-03-01/a.csv", TX_HEADER)
+    a = tick(local_defs, instance).run_requests[0].run_key
+    b = tick(local_defs, instance).run_requests[0].run_key  # e.g. after a cursor reset
+    assert a == b  # the daemon drops a run key it has already launched
+
+
+def test_non_data_files_are_ignored(local_defs, instance, landing_dir):
+    for key in [
+        "transactions/dt=2026-03-01/.a.csv.tmp",
+        "transactions/dt=2026-03-01/_SUCCESS",
+        "transactions/dt=2026-03-01/readme.txt",
+        "_manifests/dt=2026-03-01/m.json",
+        "stray.csv",
+    ]:
+        put_local(landing_dir, key, "x")
+    data = tick(local_defs, instance)
+    assert data.run_requests == [] and "no new" in data.skip_message
+
+
+def test_dates_outside_the_partitions_are_reported_not_marked_seen(
+    local_defs, instance, landing_dir
+):
+    put_local(landing_dir, "transactions/dt=2099-01-01/future.csv", TX_HEADER)
+    put_local(landing_dir, "transactions/dt=2001-01-01/ancient.csv", TX_HEADER)
+    data = tick(local_defs, instance)
+    assert data.run_requests == []
+    assert "2 file(s) outside the partition range" in data.skip_message
+    assert data.cursor is None or "future" not in (data.cursor or "")
+
+
+def test_cursor_is_small_readable_json(local_defs, instance, landing_dir):
+    put_local(landing_dir, "transactions/dt=2026-03-01/a.csv", TX_HEADER)
+    cursor = json.loads(tick(local_defs, instance).cursor)
+    assert list(cursor["seen"]) == ["transactions/dt=2026-03-01/a.csv"]
+
+
+def test_garbage_cursor_does_not_crash_the_sensor(local_defs, instance, landing_dir):
+    put_local(landing_dir, "transactions/dt=2026-03-01/a.csv", TX_HEADER)
+    assert len(tick(local_defs, instance, "not json").run_requests) == 1

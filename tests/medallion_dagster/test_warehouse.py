@@ -1,0 +1,134 @@
+import sqlite3
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from medallion_dagster.warehouse import (
+    SchemaMismatchError,
+    TableNotFoundError,
+    WarehouseError,
+)
+
+
+def sample() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "ts": pd.to_datetime(["2024-03-05 14:07:00+00:00", None], utc=True),
+            "naive": pd.to_datetime(["2024-03-05 14:07:00.123456789", None]),
+            "day": [date(2024, 1, 2), None],
+            "maybe": pd.array([17, None], dtype="Int64"),
+            "count": [1, 2],
+            "flag": [True, False],
+            "text": ["héllo \"q\" 'x' 🎉", None],
+            "ratio": [1.5, None],
+            "order": ["a", "b"],
+            "with space": pd.array(["x", None], dtype="string"),
+            "amount_minor": pd.array([10**17 + 1, 1], dtype="Int64"),
+        }
+    )
+
+
+def test_round_trip_keeps_values_and_dtypes(warehouse):
+    df = sample()
+    warehouse.write("silver", "t", df)
+    pd.testing.assert_frame_equal(warehouse.read("silver", "t"), df)
+
+
+def test_round_trip_in_another_process_uses_the_recorded_schema(warehouse):
+    warehouse.write("silver", "t", sample())
+    with sqlite3.connect(warehouse.layer_file("silver")) as conn:
+        registry = dict(
+            conn.execute(
+                "SELECT column_name, dtype FROM _medallion_columns WHERE table_name='t'"
+            ).fetchall()
+        )
+        ts = conn.execute("SELECT ts FROM t ORDER BY rowid LIMIT 1").fetchone()[0]
+    assert registry["maybe"] == "Int64" and registry["ts"] == "datetime64[us, UTC]"
+    assert ts == "2024-03-05T14:07:00.000000Z"  # readable ISO-8601 UTC in the sqlite3 shell
+
+
+def test_empty_frame_keeps_schema(warehouse):
+    empty = sample().iloc[0:0]
+    warehouse.write("gold", "empty", empty)
+    out = warehouse.read("gold", "empty")
+    assert list(out.columns) == list(empty.columns) and len(out) == 0
+    assert dict(out.dtypes.astype(str)) == dict(empty.dtypes.astype(str))
+
+
+def test_partition_write_replaces_only_its_rows(warehouse):
+    a = pd.DataFrame({"x": [1, 2]})
+    b = pd.DataFrame({"x": [3]})
+    warehouse.write("bronze", "p", a, ["2026-01-01"])
+    warehouse.write("bronze", "p", b, ["2026-01-02"])
+    for _ in range(3):
+        warehouse.write("bronze", "p", pd.DataFrame({"x": [5, 6, 7]}), ["2026-01-01"])
+    assert warehouse.read("bronze", "p", ["2026-01-01"])["x"].tolist() == [5, 6, 7]
+    assert warehouse.read("bronze", "p", ["2026-01-02"])["x"].tolist() == [3]
+    assert len(warehouse.read("bronze", "p")) == 4
+
+
+def test_multi_partition_write_needs_partition_column(warehouse):
+    df = pd.DataFrame({"x": [1, 2], "_partition": ["2026-01-01", "2026-01-02"]})
+    warehouse.write("bronze", "r", df, ["2026-01-01", "2026-01-02"])
+    assert warehouse.read("bronze", "r", ["2026-01-02"])["x"].tolist() == [2]
+    with pytest.raises(WarehouseError, match="needs a _partition column"):
+        warehouse.write("bronze", "r", pd.DataFrame({"x": [1]}), ["2026-01-01", "2026-01-02"])
+    with pytest.raises(WarehouseError, match="outside the partitions"):
+        warehouse.write("bronze", "r", df, ["2026-01-01"])
+
+
+def test_failure_between_delete_and_insert_keeps_previous_rows(warehouse):
+    warehouse.write("silver", "u", pd.DataFrame({"x": [1, 2]}), ["2026-01-01"])
+    with warehouse.connect("silver") as conn:  # a constraint the insert will break
+        conn.execute(
+            "CREATE TRIGGER no_nines BEFORE INSERT ON u WHEN NEW.x = 9 "
+            "BEGIN SELECT RAISE(ABORT, 'nine'); END"
+        )
+    with pytest.raises(sqlite3.IntegrityError):
+        warehouse.write("silver", "u", pd.DataFrame({"x": [8, 9]}), ["2026-01-01"])
+    assert warehouse.read("silver", "u")["x"].tolist() == [1, 2]
+
+
+def test_new_column_is_added_with_nulls_for_old_rows(warehouse):
+    warehouse.write("silver", "e", pd.DataFrame({"a": [1]}), ["2026-01-01"])
+    warehouse.write("silver", "e", pd.DataFrame({"a": [2], "b": ["new"]}), ["2026-01-02"])
+    out = warehouse.read("silver", "e")
+    assert out["b"].isna().tolist() == [True, False]
+
+
+def test_incompatible_dtype_change_fails_and_leaves_table(warehouse):
+    warehouse.write("silver", "m", pd.DataFrame({"a": [1, 2]}), ["2026-01-01"])
+    with pytest.raises(SchemaMismatchError, match=r"silver\.m: column 'a' is stored as int64"):
+        warehouse.write("silver", "m", pd.DataFrame({"a": ["x"]}), ["2026-01-01"])
+    assert warehouse.read("silver", "m")["a"].tolist() == [1, 2]
+
+
+def test_all_null_column_for_a_day_is_accepted(warehouse):
+    warehouse.write("silver", "n", pd.DataFrame({"a": pd.array([1], dtype="Int64")}), ["d1"])
+    warehouse.write("silver", "n", pd.DataFrame({"a": [None]}, dtype=object), ["d2"])
+    out = warehouse.read("silver", "n")
+    assert str(out["a"].dtype) == "Int64" and out["a"].isna().tolist() == [False, True]
+
+
+def test_hostile_identifiers_are_quoted(warehouse):
+    df = pd.DataFrame({'we"ird': [1], "group": [2], "drop table x; --": [3]})
+    warehouse.write("gold", 'tab"le; drop', df)
+    pd.testing.assert_frame_equal(warehouse.read("gold", 'tab"le; drop'), df)
+
+
+def test_missing_table_is_a_clear_error(warehouse):
+    with pytest.raises(TableNotFoundError, match=r"silver\.nope has not been materialized"):
+        warehouse.read("silver", "nope")
+
+
+def test_unknown_layer_is_rejected(warehouse):
+    with pytest.raises(WarehouseError, match="unknown layer"):
+        warehouse.write("platinum", "t", pd.DataFrame({"a": [1]}))
+
+
+def test_layers_are_attached_for_cross_layer_sql(warehouse):
+    warehouse.write("bronze", "a", pd.DataFrame({"k": [1, 2]}))
+    warehouse.write("gold", "b", pd.DataFrame({"k": [2, 3]}))
+    out = warehouse.query("SELECT a.k FROM bronze.a JOIN gold.b USING (k)")
+    assert out["k"].tolist() == [2]

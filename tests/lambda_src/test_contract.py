@@ -72,12 +72,8 @@ def test_data_key_round_trips_through_parse_key():
 
 
 def test_file_names_sort_by_arrival():
-    early = data_key(
-        "customers", date(2026, 1, 1), datetime(2026, 1, 1, 9, tzinfo=UTC), "z", "csv"
-    )
-    late = data_key(
-        "customers", date(2026, 1, 1), datetime(2026, 1, 1, 10, tzinfo=UTC), "a", "csv"
-    )
+    early = data_key("customers", date(2026, 1, 1), datetime(2026, 1, 1, 9, tzinfo=UTC), "z", "csv")
+    late = data_key("customers", date(2026, 1, 1), datetime(2026, 1, 1, 10, tzinfo=UTC), "a", "csv")
     assert sorted([late, early]) == [early, late]
 
 

@@ -6,7 +6,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 
-.PHONY: setup demo test dev lint format lock clean
+WAREHOUSE_DIR ?= data/warehouse
+
+.PHONY: setup demo test dev sql lint format lock clean
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -28,6 +30,13 @@ test: setup
 
 dev: setup
 	$(VENV)/bin/dagster dev
+
+# The warehouse in the sqlite3 shell, every layer attached: SELECT * FROM gold.daily_revenue;
+sql:
+	sqlite3 -header -column \
+	  -cmd "ATTACH '$(WAREHOUSE_DIR)/bronze.db' AS bronze" \
+	  -cmd "ATTACH '$(WAREHOUSE_DIR)/silver.db' AS silver" \
+	  -cmd "ATTACH '$(WAREHOUSE_DIR)/gold.db' AS gold"
 
 lint: setup
 	$(PY) -m ruff check .

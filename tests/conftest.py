@@ -100,3 +100,17 @@ def put_local(landing_dir: Path, key: str, body: bytes | str) -> Path:
 
 
 TX_HEADER = "transaction_id,customer_id,occurred_at,amount,currency,transaction_type\n"
+
+
+def require_binary(name: str) -> str:
+    """Path of a system program the test needs. Skips with a reason when it is missing, except
+    under CI (CI=true), where `.ci/run` must have installed it and its absence is a failure."""
+    import shutil
+
+    path = shutil.which(name)
+    if path:
+        return path
+    message = f"system program {name!r} is not installed (`.ci/run` installs it with apt)"
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(message)
+    pytest.skip(message)

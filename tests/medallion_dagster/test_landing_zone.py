@@ -59,3 +59,11 @@ def test_from_env(monkeypatch, env, kind):
     assert isinstance(zone, kind)
     if kind is S3LandingZone:
         assert zone.uri("k") == "s3://b/raw/k"
+
+
+def test_s3_client_honours_aws_endpoint_url(monkeypatch):
+    from dagster_aws.s3 import S3Resource
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    zone = S3LandingZone(bucket="b", s3=S3Resource())
+    assert zone.s3.get_client().meta.endpoint_url == "http://127.0.0.1:9"

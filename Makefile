@@ -28,8 +28,9 @@ test: setup
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest
 
+# Extra arguments: make dev DEV_ARGS="-p 3001"
 dev: setup
-	$(VENV)/bin/dagster dev
+	$(VENV)/bin/dagster dev $(DEV_ARGS)
 
 # The warehouse in the sqlite3 shell, every layer attached: SELECT * FROM gold.daily_revenue;
 sql:

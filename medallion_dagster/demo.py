@@ -25,7 +25,10 @@ RUN_KEY_TAG = "dagster/run_key"
 
 
 def run_sensor_once(
-    defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None = None
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    cursor: str | None = None,
+    log_level: str = "DEBUG",
 ) -> tuple[list[dg.ExecuteInProcessResult], str | None, list[dg.RunRequest]]:
     """Evaluate the landing sensor once and execute the runs it requests, in process.
 
@@ -51,7 +54,10 @@ def run_sensor_once(
         tags = {**request.tags, RUN_KEY_TAG: request.run_key} if request.run_key else request.tags
         results.append(
             job.execute_in_process(
-                partition_key=request.partition_key, instance=instance, tags=tags
+                partition_key=request.partition_key,
+                instance=instance,
+                tags=tags,
+                run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
             )
         )
     return results, data.cursor or cursor, list(data.run_requests or [])
@@ -88,7 +94,7 @@ def format_gold(warehouse) -> str:
     for row in revenue.itertuples():
         lines.append(
             f"  {row.currency}: {from_minor_units(int(row.revenue), row.currency):>14,} "
-            f"from {row.n} transactions"
+            f"from {row.n} transaction(s)"
         )
     lines += ["", "gold.customer_summary: top 5 customers by net revenue (USD)"]
     top = warehouse.query(
@@ -100,7 +106,7 @@ def format_gold(warehouse) -> str:
         lines.append(
             f"  {row.customer_id} {row.customer_name or '?':<24} "
             f"{from_minor_units(int(row.net_revenue_minor), 'USD'):>12,} USD "
-            f"({row.transaction_count} transactions)"
+            f"({row.transaction_count} transaction(s))"
         )
     quarantined = warehouse.query(
         "SELECT rule, count(*) AS n FROM silver.transactions_quarantine GROUP BY rule ORDER BY rule"
@@ -113,8 +119,19 @@ def format_gold(warehouse) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--days", type=int, default=3, help="days to land, today included")
-    parser.add_argument("--batch-size", type=int, default=500)
-    parser.add_argument("--dirty-rate", type=float, default=0.02)
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=int(os.environ.get("BATCH_SIZE") or 500),
+        help="transaction records per day (default: $BATCH_SIZE or 500)",
+    )
+    parser.add_argument(
+        "--dirty-rate",
+        type=float,
+        default=float(os.environ.get("DIRTY_RATE") or 0.02),
+        help="share of deliberately invalid records (default: $DIRTY_RATE or 0.02)",
+    )
+    parser.add_argument("--log-level", default="WARNING", help="Dagster log level of the runs")
     args = parser.parse_args(argv)
 
     from medallion_dagster.definitions import build_definitions
@@ -125,10 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"landed batches for {landed or 'no new days'} in {landing_dir}/")
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
     with instance or dg.DagsterInstance.ephemeral() as inst:
-        results, _, requests = run_sensor_once(defs, inst)
+        results, _, requests = run_sensor_once(defs, inst, log_level=args.log_level)
+        skipped = len(requests) - len(results)
         print(
-            f"sensor requested {len(requests)} run(s); executed {len(results)} "
-            f"(the others had run already)"
+            f"sensor requested {len(requests)} run(s); executed {len(results)}"
+            + (f", skipped {skipped} whose run key had run already" if skipped else "")
         )
         failed = [r for r in results if not r.success]
         for r in results:

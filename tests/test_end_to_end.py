@@ -197,4 +197,31 @@ def test_demo_command_prints_gold_and_is_idempotent(tmp_path, monkeypatch, capsy
     assert demo_main(["--days", "2", "--batch-size", "60"]) == 0
     second = capsys.readouterr().out
     assert "landed batches for no new days" in second
-    assert "executed 0" in second
+    assert "executed 0, skipped 2 whose run key had run already" in second
+    assert " - DEBUG - " not in second
+
+
+def test_an_id_is_counted_once_even_when_an_earlier_day_arrives_late(
+    local_defs, instance, landing_dir, warehouse
+):
+    row = "dup-1,C1,{day}T10:00:00Z,10.00,USD,purchase\n"
+    put_local(
+        landing_dir, "transactions/dt=2026-06-20/a.csv", TX_HEADER + row.format(day="2026-06-20")
+    )
+    results, cursor, _ = run_sensor_once(local_defs, instance)
+    assert [r.success for r in results] == [True]
+    # a late file for an earlier day re-sends the same transaction
+    put_local(
+        landing_dir,
+        "transactions/dt=2026-06-19/late.csv",
+        TX_HEADER
+        + row.format(day="2026-06-19")
+        + "own-1,C1,2026-06-19T09:00:00Z,1.00,USD,purchase\n",
+    )
+    results, _, _ = run_sensor_once(local_defs, instance, cursor)
+    assert [r.success for r in results] == [True]
+    silver = warehouse.read("silver", "transactions")
+    assert sorted(silver["transaction_id"]) == ["dup-1", "own-1"]
+    assert warehouse.read("gold", "daily_revenue")["transaction_count"].sum() == 2
+    q = warehouse.read("silver", "transactions_quarantine")
+    assert q[["rule", "_partition"]].values.tolist() == [["duplicate_transaction_id", "2026-06-19"]]

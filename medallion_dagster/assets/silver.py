@@ -1,7 +1,7 @@
 """Silver: typed, validated, deduplicated entities; every rejected record quarantined with a reason.
 
 - `silver/transactions` (daily): one row per transaction_id; within a partition the last
-  occurrence (by arrival: file name, then line) wins; an id already in an earlier partition is
+  occurrence (by arrival: file name, then line) wins; an id another partition already holds is
   rejected as `duplicate_transaction_id`. Money in integer minor units, parsed exactly.
 - `silver/customers`, `silver/transaction_types`: current state (latest `updated_at` / latest
   arrival wins) over all partitions.
@@ -154,38 +154,47 @@ def validate_transactions(bronze: pd.DataFrame) -> tuple[pd.DataFrame, Validatio
     return typed, v
 
 
-def earlier_ids(warehouse: Warehouse, ids: pd.Series, before: str) -> dict[str, str]:
-    """transaction_id -> partition, for ids already in silver partitions before `before`."""
+def ids_held_elsewhere(
+    warehouse: Warehouse, ids: pd.Series, partition_keys: list[str]
+) -> dict[str, str]:
+    """transaction_id -> partition, for ids silver already holds in *other* partitions."""
     if ids.empty or not warehouse.table_exists("silver", "transactions"):
         return {}
     with warehouse.connect("silver") as conn:
         conn.execute("CREATE TEMP TABLE ids (id TEXT PRIMARY KEY)")
         conn.executemany("INSERT OR IGNORE INTO temp.ids VALUES (?)", ((i,) for i in ids))
+        conn.execute("CREATE TEMP TABLE run_partitions (p TEXT PRIMARY KEY)")
+        conn.executemany(
+            "INSERT INTO temp.run_partitions VALUES (?)", ((p,) for p in partition_keys)
+        )
         rows = conn.execute(
             "SELECT t.transaction_id, min(t._partition) FROM main.transactions t "
-            "JOIN temp.ids ON temp.ids.id = t.transaction_id WHERE t._partition < ? "
-            "GROUP BY t.transaction_id",
-            (before,),
+            "JOIN temp.ids ON temp.ids.id = t.transaction_id "
+            "WHERE t._partition NOT IN (SELECT p FROM temp.run_partitions) "
+            "GROUP BY t.transaction_id"
         ).fetchall()
     return dict(rows)
 
 
 def split_transactions(
-    bronze: pd.DataFrame, warehouse: Warehouse
+    bronze: pd.DataFrame, warehouse: Warehouse, partition_keys: list[str] | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """(silver rows, quarantine rows, stats) for the partitions in `bronze`."""
+    """(silver rows, quarantine rows, stats) for the partitions being written.
+
+    One row per transaction_id across all of silver: within a partition the last occurrence
+    wins; an id another partition already holds is a duplicate (a run writes only its own
+    partitions, so it cannot take an id back from a partition that published it); within one
+    multi-day run the earliest day keeps it."""
+    if partition_keys is None:
+        partition_keys = sorted(set(bronze[PARTITION_COLUMN]))
     bronze = bronze.sort_values(ARRIVAL_ORDER, kind="stable").reset_index(drop=True)
     typed, v = validate_transactions(bronze)
     good = typed[v.ok]
-    # Within a partition (a batch date), the last occurrence wins.
     deduped = good.drop_duplicates([PARTITION_COLUMN, "transaction_id"], keep="last")
     superseded = len(good) - len(deduped)
-    # Across partitions, the earliest partition keeps the id: first within this run ...
     first = deduped.drop_duplicates("transaction_id", keep="first")
     owner = dict(zip(first["transaction_id"], first[PARTITION_COLUMN], strict=True))
-    # ... then against partitions already in silver before this run's first partition.
-    start = bronze[PARTITION_COLUMN].min() if len(bronze) else ""
-    owner |= earlier_ids(warehouse, deduped["transaction_id"], start)
+    owner |= ids_held_elsewhere(warehouse, deduped["transaction_id"], partition_keys)
     is_dup = deduped[PARTITION_COLUMN].ne(deduped["transaction_id"].map(owner))
     silver = deduped[~is_dup].reset_index(drop=True)
     dups = deduped[is_dup]
@@ -194,7 +203,7 @@ def split_transactions(
         detail="transaction_id already in partition " + dups["transaction_id"].map(owner),
     )
     quarantine = v.quarantine("transactions", dup_rows)
-    stats = {"superseded_in_batch": superseded, "duplicates_of_earlier": len(dups)}
+    stats = {"superseded_in_batch": superseded, "duplicates_elsewhere": len(dups)}
     return silver, quarantine, stats
 
 
@@ -220,7 +229,9 @@ def split_transactions(
 def silver_transactions(
     context: dg.AssetExecutionContext, bronze_transactions: pd.DataFrame, warehouse: Warehouse
 ):
-    silver, quarantine, stats = split_transactions(bronze_transactions, warehouse)
+    silver, quarantine, stats = split_transactions(
+        bronze_transactions, warehouse, list(context.partition_keys)
+    )
     context.log.info(
         f"{len(silver)} valid, {len(quarantine)} quarantined, "
         f"{stats['superseded_in_batch']} superseded within their batch"

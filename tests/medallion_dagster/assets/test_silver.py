@@ -105,10 +105,30 @@ def test_id_in_an_earlier_partition_is_a_duplicate(warehouse):
     s2, q2, stats = split_transactions(day2, warehouse)
     assert s2["transaction_id"].tolist() == ["t2"]
     assert q2["rule"].tolist() == ["duplicate_transaction_id"]
-    assert "2026-03-01" in q2["detail"][0] and stats["duplicates_of_earlier"] == 1
+    assert "2026-03-01" in q2["detail"][0] and stats["duplicates_elsewhere"] == 1
     # re-running day 1 itself is not a duplicate of itself
     again, q1, _ = split_transactions(day1, warehouse)
     assert again["transaction_id"].tolist() == ["t1"] and q1.empty
+
+
+def test_late_file_for_an_earlier_day_does_not_duplicate_a_later_days_id(warehouse):
+    later = bronze(
+        "transactions",
+        TX_HEADER + "t1,C1,2026-03-05T10:00:00Z,1.00,USD,purchase\n",
+        partition="2026-03-05",
+    )
+    s5, _, _ = split_transactions(later, warehouse)
+    warehouse.write("silver", "transactions", s5, ["2026-03-05"])
+    late = bronze(
+        "transactions",
+        TX_HEADER
+        + "t1,C1,2026-03-01T10:00:00Z,1.00,USD,purchase\n"
+        + "t0,C1,2026-03-01T10:00:00Z,3.00,USD,purchase\n",
+    )
+    s1, q1, _ = split_transactions(late, warehouse)
+    assert s1["transaction_id"].tolist() == ["t0"]
+    assert q1["rule"].tolist() == ["duplicate_transaction_id"]
+    assert "2026-03-05" in q1["detail"][0]
 
 
 def test_duplicates_across_partitions_in_one_run_keep_the_earliest(warehouse):

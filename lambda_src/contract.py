@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 # --- entities ------------------------------------------------------------------------------------
 
@@ -56,6 +56,15 @@ class AmountError(ValueError):
     """An amount that cannot be stored exactly in minor units of its currency."""
 
 
+#: The largest amount one transaction may carry, in minor units (10^15: ten trillion dollars in
+#: cents). Keeps every sum gold computes far inside SQLite's and pandas' 64-bit integers.
+MAX_AMOUNT_MINOR = 10**15
+
+# A plain decimal in ASCII digits: optional sign, digits with an optional fraction, optional
+# exponent (JSON numbers may use one). No grouping, underscores, currency symbols or other scripts.
+_DECIMAL_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,6})?")
+
+
 def to_minor_units(amount: str | int | Decimal, currency: str) -> int:
     """Parse a positive decimal amount into integer minor units, exactly (never via float).
 
@@ -66,21 +75,38 @@ def to_minor_units(amount: str | int | Decimal, currency: str) -> int:
         raise AmountError(f"currency {currency!r} is not in the allowed set")
     if isinstance(amount, float):
         raise AmountError("amounts must be decimal text, not binary floats")
-    try:
-        value = Decimal(str(amount).strip())
-    except InvalidOperation:
-        raise AmountError(f"amount {amount!r} is not a decimal number") from None
-    if not value.is_finite():
-        raise AmountError(f"amount {amount!r} is not finite")
+    text = str(amount).strip()
+    if not _DECIMAL_RE.fullmatch(text):
+        if text.lstrip("+-").lower() in ("nan", "snan", "inf", "infinity"):
+            raise AmountError(f"amount {amount!r} is not finite")
+        raise AmountError(f"amount {amount!r} is not a decimal number")
+    value = Decimal(text)  # exact: the constructor never rounds
     if value <= 0:
         raise AmountError(f"amount {amount!r} is not positive")
-    minor = value.scaleb(CURRENCY_EXPONENTS[currency])
-    if minor != minor.to_integral_value():
+    # Integer arithmetic only (Decimal arithmetic would round to 28 digits).
+    _, digits, exponent = value.as_tuple()
+    coefficient = int("".join(map(str, digits)))
+    shift = exponent + CURRENCY_EXPONENTS[currency]
+    if len(str(coefficient)) + shift > len(str(MAX_AMOUNT_MINOR)):
+        raise AmountError(
+            f"amount {amount!r} exceeds the maximum of {MAX_AMOUNT_MINOR} minor units"
+        )
+    if shift >= 0:
+        minor = coefficient * 10**shift
+    elif -shift > len(str(coefficient)):  # 0 < coefficient < 10**-shift: a remainder is certain
+        minor, remainder = 0, coefficient
+    else:
+        minor, remainder = divmod(coefficient, 10**-shift)
+    if shift < 0 and remainder:
         raise AmountError(
             f"amount {amount!r} has more decimals than {currency} allows "
             f"({CURRENCY_EXPONENTS[currency]})"
         )
-    return int(minor)
+    if minor > MAX_AMOUNT_MINOR:
+        raise AmountError(
+            f"amount {amount!r} exceeds the maximum of {MAX_AMOUNT_MINOR} minor units"
+        )
+    return minor
 
 
 def from_minor_units(minor: int, currency: str) -> Decimal:
@@ -147,8 +173,9 @@ def is_hidden(name: str) -> bool:
 
 
 def data_format(name: str) -> str | None:
-    """The landing format of a file name, or None if it is not a data file of the contract."""
-    lower = name.lower()
+    """The landing format of a file name, or None if it is not a data file of the contract.
+    A `.gz` suffix (gzip compression) is allowed on any format."""
+    lower = name.lower().removesuffix(".gz")
     for fmt, suffixes in (
         ("jsonl", (".jsonl", ".ndjson", ".json")),
         ("csv", (".csv",)),

@@ -1,8 +1,10 @@
 """The landing zone resource: one small interface, a local-folder and an S3 implementation.
 
-Keys are relative to the landing root (`transactions/dt=2026-12-03/<stamp>-<batch>.jsonl`). The
-`etag` identifies a version of a file's content: S3's ETag, or size and modification time of a
-local file (it changes whenever the file is rewritten).
+Keys are relative to the landing root (`transactions/dt=2026-12-03/<stamp>-<batch>.jsonl`).
+`etag` identifies the content (S3's ETag; for a local file its size, mtime, ctime and inode, which
+change whenever the file is rewritten or replaced, even by `cp -p` or `rsync -t`). `version`
+identifies one upload: an S3 object re-uploaded with content it had before has the same ETag but a
+new LastModified, so a revert (v1 -> v2 -> v1) is still seen as a change.
 """
 
 import os
@@ -26,6 +28,10 @@ class LandingObject:
     etag: str
     size: int
     last_modified: datetime
+
+    @property
+    def version(self) -> str:
+        return f"{self.etag}@{self.last_modified.astimezone(UTC):%Y%m%dT%H%M%S%fZ}"
 
 
 class LandingZone(dg.ConfigurableResource):
@@ -61,12 +67,18 @@ class LocalLandingZone(LandingZone):
                 if not key.startswith(prefix):
                     continue
                 try:
+                    key.encode("utf-8")
                     st = path.stat()
                 except FileNotFoundError:  # renamed or removed while we listed
                     continue
+                except (UnicodeEncodeError, OSError) as e:  # undecodable name, symlink loop, ...
+                    dg.get_dagster_logger().warning(
+                        f"skipping unreadable landing entry {key!r}: {e}"
+                    )
+                    continue
                 yield LandingObject(
                     key=key,
-                    etag=f"{st.st_size:x}-{st.st_mtime_ns:x}",
+                    etag=f"{st.st_size:x}-{st.st_mtime_ns:x}-{st.st_ctime_ns:x}-{st.st_ino:x}",
                     size=st.st_size,
                     last_modified=datetime.fromtimestamp(st.st_mtime, tz=UTC),
                 )

@@ -1,18 +1,26 @@
-"""Parse landing files (JSON Lines, CSV, Parquet) into raw text records for bronze.
+"""Parse landing files (JSON Lines, CSV, Parquet; optionally gzip-compressed) into raw text records.
 
 Values are kept as received, as text (numbers keep their exact digits: JSON numbers are never
-turned into floats). A record that cannot be parsed is kept too, with `_parse_error` and its raw
-text, so silver can quarantine it with a reason; nothing in a file is silently dropped.
+turned into floats). A record that cannot be parsed is kept too, with the reason and its raw text,
+so silver can quarantine it; nothing in a file is silently dropped, and one bad record never
+rejects the good records around it.
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
+import sys
+import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+
+#: CSV fields can be as long as a line can be (the csv module's default limit is 128 KiB).
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 @dataclass
@@ -25,65 +33,117 @@ class ParsedFile:
     errors: list[tuple[int, str, str]] = field(default_factory=list)
 
 
+class RecordError(ValueError):
+    """One record is not acceptable as it is (the reason is the message)."""
+
+
+def _checked(text: str) -> str:
+    """Text that can be stored as UTF-8 (JSON may escape lone surrogates such as "\\ud800")."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RecordError("text with an unpaired UTF-16 surrogate escape") from None
+    return text
+
+
 def _text(value) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
-        return value
+        return _checked(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, Decimal)):
         return str(value)
     if isinstance(value, float):
         return repr(value)  # shortest text that round-trips (Parquet float columns)
-    if isinstance(value, datetime):
+    if isinstance(value, (datetime, date)):
         return value.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return json.dumps(value, ensure_ascii=False, default=str)
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise RecordError("a binary value that is not UTF-8 text") from None
+    return _checked(json.dumps(value, ensure_ascii=False, default=str))
 
 
 def _decode(body: bytes) -> str:
     return body.decode("utf-8-sig")
 
 
+def _object_without_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        dups = sorted({k for k, _ in pairs if k in seen or seen.add(k)})
+        raise RecordError(f"duplicate key(s) {dups}: which value is meant is ambiguous")
+    return obj
+
+
+def _lines(text: str):
+    """Physical lines split on \\n only (str.splitlines would also split inside JSON strings on
+    U+2028, U+0085, form feeds ...). A trailing \\r (CRLF files) is dropped."""
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        yield lineno, line[:-1] if line.endswith("\r") else line
+
+
 def parse_jsonl(body: bytes) -> ParsedFile:
     out = ParsedFile()
-    text = _decode(body)
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    for lineno, line in _lines(_decode(body)):
         if not line.strip():
             continue
         try:
             # parse_float/parse_int keep the digits exactly as written
-            obj = json.loads(line, parse_float=str, parse_int=str)
+            obj = json.loads(
+                line,
+                parse_float=str,
+                parse_int=str,
+                object_pairs_hook=_object_without_duplicate_keys,
+            )
+            if not isinstance(obj, dict):
+                raise RecordError(f"a JSON {type(obj).__name__}, not an object")
+            record = {_checked(str(k)): _text(v) for k, v in obj.items()}
         except json.JSONDecodeError as e:
             out.errors.append((lineno, f"invalid JSON: {e.msg} at column {e.colno}", line))
             continue
-        if not isinstance(obj, dict):
-            out.errors.append((lineno, f"a JSON {type(obj).__name__}, not an object", line))
+        except RecursionError:
+            out.errors.append((lineno, "JSON nested too deeply", line[:10_000]))
             continue
-        out.records.append({str(k): _text(v) for k, v in obj.items()})
+        except RecordError as e:
+            out.errors.append((lineno, str(e), line))
+            continue
+        out.records.append(record)
         out.lines.append(lineno)
     return out
 
 
 def parse_csv(body: bytes) -> ParsedFile:
     out = ParsedFile()
-    reader = csv.reader(io.StringIO(_decode(body), newline=""))
-    header = next(reader, None)
-    if header is None:
-        return out
-    header = [h.strip() for h in header]
-    for recno, row in enumerate(reader, start=1):
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(header):
-            out.errors.append(
-                (recno, f"{len(row)} fields where the header has {len(header)}", ",".join(row))
+    reader = csv.reader(io.StringIO(_decode(body), newline=""), strict=True)
+    recno = 0
+    try:
+        header = next(reader, None)
+        if header is None:
+            return out
+        header = [h.strip() for h in header]
+        dups = sorted({h for h in header if header.count(h) > 1})
+        if dups:
+            return ParsedFile(
+                errors=[(0, f"duplicate column name(s) {dups} in the CSV header", ",".join(header))]
             )
-            continue
-        out.records.append(dict(zip(header, row, strict=True)))
-        out.lines.append(recno)
+        for recno, row in enumerate(reader, start=1):
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                out.errors.append(
+                    (recno, f"{len(row)} fields where the header has {len(header)}", ",".join(row))
+                )
+                continue
+            out.records.append(dict(zip(header, row, strict=True)))
+            out.lines.append(recno)
+    except csv.Error as e:
+        # The reader cannot resynchronise after a malformed quote; keep what came before.
+        out.errors.append((recno + 1, f"malformed CSV from this record on: {e}", ""))
     return out
 
 
@@ -93,8 +153,11 @@ def parse_parquet(body: bytes) -> ParsedFile:
     out = ParsedFile()
     table = pq.read_table(io.BytesIO(body))
     for recno, row in enumerate(table.to_pylist(), start=1):
-        out.records.append({k: _text(v) for k, v in row.items()})
-        out.lines.append(recno)
+        try:
+            out.records.append({k: _text(v) for k, v in row.items()})
+            out.lines.append(recno)
+        except RecordError as e:
+            out.errors.append((recno, str(e), ""))
     return out
 
 
@@ -103,11 +166,16 @@ PARSERS = {"jsonl": parse_jsonl, "csv": parse_csv, "parquet": parse_parquet}
 
 def parse(body: bytes, fmt: str) -> ParsedFile:
     """Parse a whole file. A file that cannot be read at all becomes one error at record 0."""
+    try:
+        if body.startswith(GZIP_MAGIC):
+            body = gzip.decompress(body)
+    except (OSError, EOFError, zlib.error) as e:
+        return ParsedFile(errors=[(0, f"corrupt gzip data: {e}", "")])
     if not body.strip():
         return ParsedFile(errors=[(0, "empty file", "")])
     try:
         return PARSERS[fmt](body)
     except UnicodeDecodeError as e:
         return ParsedFile(errors=[(0, f"not UTF-8 text: {e.reason} at byte {e.start}", "")])
-    except Exception as e:  # a corrupt Parquet file, a broken CSV quote, ...
+    except Exception as e:  # a corrupt Parquet file, ...
         return ParsedFile(errors=[(0, f"unreadable {fmt} file: {e}", "")])

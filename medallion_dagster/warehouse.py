@@ -56,7 +56,7 @@ _FAMILIES = {
     "datetime_tz": "TEXT",
     "datetime": "TEXT",
     "date": "TEXT",
-    "null": "TEXT",
+    "null": "",  # no values seen yet: no type affinity, so any later type is stored as given
 }
 
 
@@ -72,7 +72,7 @@ def dtype_key(series: pd.Series) -> str:
     if pd.api.types.is_object_dtype(dt):
         values = series.dropna()
         if values.empty:
-            return "object"
+            return "null"  # an empty frame or an all-NULL column: the type is not known yet
         if values.map(type).eq(str).all():
             return "object"
         if values.map(lambda v: isinstance(v, date) and not isinstance(v, pd.Timestamp)).all():
@@ -89,6 +89,8 @@ def family(dtype: str) -> str:
         return "datetime_tz" if "," in dtype else "datetime"
     if dtype == "date":
         return "date"
+    if dtype == "null":
+        return "null"
     if dtype in ("bool", "boolean"):
         return "bool"
     if dtype in ("str", "string", "object"):
@@ -102,7 +104,7 @@ def family(dtype: str) -> str:
 
 
 def _is_all_null(series: pd.Series) -> bool:
-    return series.dtype == object and series.isna().all()
+    return pd.api.types.is_object_dtype(series.dtype) and bool(series.isna().all())
 
 
 def encode(series: pd.Series, dtype: str) -> list:
@@ -150,6 +152,8 @@ def decode(values: Sequence, dtype: str) -> pd.Series:
         return pd.Series(
             [None if v is None else date.fromisoformat(v) for v in values], dtype=object
         )
+    if fam == "null":
+        return pd.Series([None] * len(values), dtype=object)
     return pd.Series(values, dtype=object).astype(dtype)
 
 
@@ -323,6 +327,8 @@ class Warehouse(dg.ConfigurableResource):
                     f"{_FAMILIES[family(dtype)]}"
                 )
                 merged[column] = dtype
+            elif family(old[column]) == "null":
+                merged[column] = dtype  # first values for a column that had only NULLs
             elif family(old[column]) != family(dtype) and not _is_all_null(df[column]):
                 raise SchemaMismatchError(
                     f"table {layer}.{table}: column {column!r} is stored as {old[column]} but the "

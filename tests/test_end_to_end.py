@@ -225,3 +225,25 @@ def test_an_id_is_counted_once_even_when_an_earlier_day_arrives_late(
     assert warehouse.read("gold", "daily_revenue")["transaction_count"].sum() == 2
     q = warehouse.read("silver", "transactions_quarantine")
     assert q[["rule", "_partition"]].values.tolist() == [["duplicate_transaction_id", "2026-06-19"]]
+
+
+def test_a_day_without_valid_transactions_does_not_break_later_days(
+    local_defs, instance, landing_dir, warehouse
+):
+    put_local(landing_dir, "transactions/dt=2026-06-10/empty.csv", TX_HEADER)  # header only
+    put_local(
+        landing_dir, "customers/dt=2026-06-10/c.csv", "customer_id,updated_at\nC1,2026-06-10\n"
+    )
+    results, cursor, _ = run_sensor_once(local_defs, instance)
+    assert [r.success for r in results] == [True]
+    assert len(warehouse.read("gold", "daily_revenue")) == 0
+    put_local(
+        landing_dir,
+        "transactions/dt=2026-06-11/a.csv",
+        TX_HEADER + "T1,C1,2026-06-11T10:00:00Z,1.00,USD,purchase\n",
+    )
+    results, _, _ = run_sensor_once(local_defs, instance, cursor)
+    assert [r.success for r in results] == [True]
+    daily = warehouse.read("gold", "daily_revenue")
+    assert daily["occurred_date"].map(str).tolist() == ["2026-06-11"]
+    assert daily["revenue_minor"].tolist() == [100]

@@ -32,6 +32,15 @@ DAILY_REVENUE_COLUMNS = {
 }
 
 
+def checked_sums(grouped, column: str) -> pd.Series:
+    """Exact Int64 sums per group that fail loudly instead of wrapping around on overflow."""
+    sums = grouped[column].sum().astype("Int64")
+    shadow = grouped[column].apply(lambda s: float(s.astype("float64").sum()))
+    if (shadow.abs() >= 2.0**63 * 0.99).any():
+        raise OverflowError(f"a sum of {column} exceeds the 64-bit integer range")
+    return sums
+
+
 def _schema(columns: dict[str, str]) -> dg.TableSchema:
     return dg.TableSchema(columns=[dg.TableColumn(c, description=d) for c, d in columns.items()])
 
@@ -52,9 +61,9 @@ def build_customer_summary(transactions: pd.DataFrame, customers: pd.DataFrame) 
     out = pd.DataFrame(
         {
             "transaction_count": g.size().astype("Int64"),
-            "gross_revenue_minor": g["gross"].sum().astype("Int64"),
-            "refunded_minor": g["refunded"].sum().astype("Int64"),
-            "amount_total": g["amount_minor"].sum().astype("Int64"),
+            "gross_revenue_minor": checked_sums(g, "gross"),
+            "refunded_minor": checked_sums(g, "refunded"),
+            "amount_total": checked_sums(g, "amount_minor"),
             "first_occurred_at": g["occurred_at"].min(),
             "last_occurred_at": g["occurred_at"].max(),
         }
@@ -74,8 +83,8 @@ def build_daily_revenue(transactions: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(
         {
             "transaction_count": g.size().astype("Int64"),
-            "amount_minor": g["amount_minor"].sum().astype("Int64"),
-            "revenue_minor": g["revenue_minor"].sum().astype("Int64"),
+            "amount_minor": checked_sums(g, "amount_minor"),
+            "revenue_minor": checked_sums(g, "revenue_minor"),
         }
     ).reset_index()
     out["occurred_date"] = out["occurred_date"].astype(object)

@@ -25,6 +25,15 @@ from medallion_dagster.partitions import daily_partitions
 from medallion_dagster.warehouse import PARTITION_COLUMN, Warehouse
 
 ARRIVAL_ORDER = [PARTITION_COLUMN, "_source_key", "_line"]
+#: ISO-8601 date or date-time with an optional offset: 2026-03-01, 2026-03-01T10:00,
+#: 2026-03-01 10:00:00.123456+02:00, 2026-03-01T10:00:00Z. Words such as "now" are not dates.
+ISO_TIMESTAMP = (
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?(?:[zZ]|[+-]\d{2}(?::?\d{2})?)?"
+)
+BAD_TIMESTAMP = (
+    "is not an ISO-8601 timestamp (YYYY-MM-DD[THH:MM[:SS[.ffffff]]][Z|+HH:MM]) "
+    "between the years 1677 and 2262"
+)
 QUARANTINE_COLUMNS = {
     "rule": "The rule the record broke (see docs/ARCHITECTURE.md)",
     "detail": "What exactly was wrong",
@@ -102,6 +111,16 @@ def quarantine_frame(entity, bad: pd.DataFrame, rule, detail) -> pd.DataFrame:
     return out
 
 
+def parse_utc(values: pd.Series) -> pd.Series:
+    """ISO-8601 text -> UTC timestamps (microseconds); NaT where the text is not one.
+    Offsets are converted to UTC; a timestamp without an offset is taken as UTC."""
+    text = values.astype("str").str.strip()
+    iso = text.str.fullmatch(ISO_TIMESTAMP, na=False)
+    cleaned = text.where(iso).str.replace(r"z$", "Z", regex=True)
+    parsed = pd.to_datetime(cleaned, utc=True, format="ISO8601", errors="coerce")
+    return parsed.astype("datetime64[us, UTC]")
+
+
 # --- transactions --------------------------------------------------------------------------------
 
 
@@ -112,11 +131,13 @@ def validate_transactions(bronze: pd.DataFrame) -> tuple[pd.DataFrame, Validatio
     v.unparseable()
     v.require("transaction_id", "customer_id", "occurred_at", "amount", "currency")
     v.require("transaction_type")
-    occurred = pd.to_datetime(df["occurred_at"], utc=True, format="ISO8601", errors="coerce")
-    v.flag(occurred.isna(), "occurred_at_invalid", "occurred_at is not an ISO-8601 timestamp")
-    currency = df["currency"].astype("str").str.strip().str.upper()
+    occurred = parse_utc(df["occurred_at"])
+    v.flag(occurred.isna(), "occurred_at_invalid", "occurred_at " + BAD_TIMESTAMP)
+    raw_currency = df["currency"].astype("str").str.strip()
+    currency = raw_currency.str.upper()
     v.flag(
-        ~currency.isin(list(CURRENCY_EXPONENTS)),
+        ~raw_currency.str.fullmatch("[A-Za-z]{3}", na=False)
+        | ~currency.isin(list(CURRENCY_EXPONENTS)),
         "currency_not_allowed",
         "currency " + df["currency"].astype("str") + " is not in the allowed set",
     )
@@ -139,7 +160,7 @@ def validate_transactions(bronze: pd.DataFrame) -> tuple[pd.DataFrame, Validatio
         {
             "transaction_id": df["transaction_id"].astype("str").str.strip(),
             "customer_id": df["customer_id"].astype("str").str.strip(),
-            "occurred_at": occurred.astype("datetime64[us, UTC]"),
+            "occurred_at": occurred,
             "amount_minor": minor,
             "currency": currency,
             "transaction_type": ttype,
@@ -252,13 +273,11 @@ def current_customers(bronze: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]
     v = Validation(df)
     v.unparseable()
     v.require("customer_id", "updated_at")
-    updated = pd.to_datetime(df["updated_at"], utc=True, format="ISO8601", errors="coerce")
-    v.flag(updated.isna(), "updated_at_invalid", "updated_at is not an ISO-8601 timestamp")
-    created = pd.to_datetime(df["created_at"], utc=True, format="ISO8601", errors="coerce")
+    updated = parse_utc(df["updated_at"])
+    v.flag(updated.isna(), "updated_at_invalid", "updated_at " + BAD_TIMESTAMP)
+    created = parse_utc(df["created_at"])
     v.flag(
-        created.isna() & ~v.blank("created_at"),
-        "created_at_invalid",
-        "created_at is not an ISO-8601 timestamp",
+        created.isna() & ~v.blank("created_at"), "created_at_invalid", "created_at " + BAD_TIMESTAMP
     )
     email = df["email"].astype("str").str.strip()
     v.flag(
@@ -272,8 +291,8 @@ def current_customers(bronze: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]
             "name": df["name"].astype("str"),
             "email": email,
             "location": df["location"].astype("str"),
-            "created_at": created.astype("datetime64[us, UTC]"),
-            "updated_at": updated.astype("datetime64[us, UTC]"),
+            "created_at": created,
+            "updated_at": updated,
             "_source_key": df["_source_key"],
             "_line": df["_line"],
             "_batch_date": df[PARTITION_COLUMN].astype("str"),

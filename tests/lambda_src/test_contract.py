@@ -24,7 +24,10 @@ from lambda_src.contract import (
         ("0.125", "KWD", 125),
         (" 7.5 ", "GBP", 750),
         ("19.90", "USD", 1990),
-        ("12345678901234567.89", "USD", 1234567890123456789),  # beyond float precision
+        ("1234567890123.45", "USD", 123456789012345),
+        ("10000000000000", "USD", 10**15),  # the maximum
+        ("1E2", "USD", 10000),  # JSON numbers may use an exponent
+        ("1.0000", "JPY", 1),
         (Decimal("0.10"), "CHF", 10),
         (3, "JPY", 3),
     ],
@@ -46,6 +49,16 @@ def test_to_minor_units_is_exact(amount, currency, minor):
         ("Infinity", "USD", "not finite"),
         ("1.00", "XTS", "not in the allowed set"),
         (0.1, "USD", "not binary floats"),
+        ("1e400", "USD", "exceeds the maximum"),
+        ("10000000000000.01", "USD", "exceeds the maximum"),
+        ("123456789012345678901234567890", "JPY", "exceeds the maximum"),
+        ("1.000000000000000000000000000001", "USD", "more decimals"),  # no 28-digit rounding
+        ("1e-999999", "USD", "more decimals"),
+        ("1_000", "USD", "not a decimal"),
+        ("１２３", "USD", "not a decimal"),  # fullwidth digits
+        ("$12.50", "USD", "not a decimal"),
+        ("1,234.56", "USD", "not a decimal"),
+        ("", "USD", "not a decimal"),
     ],
 )
 def test_to_minor_units_rejects_with_reason(amount, currency, message):

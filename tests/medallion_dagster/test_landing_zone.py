@@ -67,3 +67,31 @@ def test_s3_client_honours_aws_endpoint_url(monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     zone = S3LandingZone(bucket="b", s3=S3Resource())
     assert zone.s3.get_client().meta.endpoint_url == "http://127.0.0.1:9"
+
+
+def test_unreadable_local_entries_are_skipped_not_fatal(landing_dir, local_zone):
+    import os
+
+    day = landing_dir / "transactions/dt=2026-01-01"
+    day.mkdir(parents=True)
+    (day / "good.csv").write_text("x\n")
+    os.symlink("loop.csv", day / "loop.csv")  # a symlink pointing at itself
+    bad_name = os.fsencode(str(day)) + b"/bad\xff.csv"  # not UTF-8
+    with open(bad_name, "wb") as f:
+        f.write(b"x\n")
+    assert [o.key for o in local_zone.list_objects("transactions/")] == [
+        "transactions/dt=2026-01-01/good.csv"
+    ]
+
+
+def test_local_etag_sees_a_rewrite_that_keeps_size_and_mtime(landing_dir, local_zone):
+    import os
+
+    path = landing_dir / "transactions/dt=2026-01-01/a.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text("amount\n1.00\n")
+    before = next(local_zone.list_objects())
+    st = path.stat()
+    path.write_text("amount\n9.00\n")  # same size ...
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # ... and same mtime, like `cp -p`
+    assert next(local_zone.list_objects()).etag != before.etag

@@ -63,3 +63,47 @@ def test_parquet_values_become_text():
         {"id": "a", "amount": "1.10", "qty": "1"},
         {"id": "b", "amount": "2.25", "qty": None},
     ]
+
+
+def test_one_bad_json_record_never_rejects_its_neighbours():
+    deep = "[" * 100_000 + "]" * 100_000
+    body = "\n".join(
+        [
+            '{"id": "a"}',
+            '{"id": "S1\\ud800"}',  # a lone surrogate escape: not storable text
+            '{"id": "b", "id": "c"}',  # duplicate key: ambiguous
+            '{"id": ' + deep + "}",  # nested too deeply for the parser
+            '{"id": "d\u2028e"}',  # U+2028 inside a string is valid JSON, not a line break
+            '{"id": "f"}',
+        ]
+    ).encode()
+    parsed = parse(body, "jsonl")
+    assert [r["id"] for r in parsed.records] == ["a", "d\u2028e", "f"]
+    assert parsed.lines == [1, 5, 6]
+    reasons = {line: reason for line, reason, _ in parsed.errors}
+    assert "surrogate" in reasons[2]
+    assert "duplicate key" in reasons[3]
+    assert "nested too deeply" in reasons[4]
+
+
+def test_csv_duplicate_header_is_a_file_error_not_a_silent_choice():
+    parsed = parse(b"id,amount,amount\na,1.00,99.99\n", "csv")
+    assert parsed.records == []
+    assert "duplicate column name(s) ['amount']" in parsed.errors[0][1]
+
+
+def test_csv_long_fields_and_malformed_quotes():
+    long_value = "x" * 300_000
+    parsed = parse(f"id,note\na,{long_value}\nb,ok\n".encode(), "csv")
+    assert [r["id"] for r in parsed.records] == ["a", "b"]
+    broken = parse(b'id,note\na,fine\nb,"unterminated\n', "csv")
+    assert [r["id"] for r in broken.records] == ["a"]  # rows before the damage are kept
+    assert broken.errors and broken.errors[0][0] == 2
+
+
+def test_gzip_files_are_read_and_corrupt_gzip_is_reported():
+    import gzip
+
+    parsed = parse(gzip.compress(b'{"id": "z"}\n'), "jsonl")
+    assert parsed.records == [{"id": "z"}]
+    assert "corrupt gzip" in parse(b"\x1f\x8b\x08garbage", "jsonl").errors[0][1]

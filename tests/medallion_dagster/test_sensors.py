@@ -72,3 +72,31 @@ def test_cursor_is_small_readable_json(local_defs, instance, landing_dir):
 def test_garbage_cursor_does_not_crash_the_sensor(local_defs, instance, landing_dir):
     put_local(landing_dir, "transactions/dt=2026-03-01/a.csv", TX_HEADER)
     assert len(tick(local_defs, instance, "not json").run_requests) == 1
+
+
+def test_s3_revert_to_earlier_content_runs_again(s3_zone, s3_bucket, warehouse, instance):
+    import boto3
+
+    from medallion_dagster.definitions import build_definitions
+
+    defs = build_definitions(landing_zone=s3_zone, warehouse=warehouse)
+    s3 = boto3.client("s3")
+    key = "landing/transactions/dt=2026-03-01/a.csv"
+    keys = []
+    cursor = None
+    for body in (TX_HEADER + "v1\n", TX_HEADER + "v2\n", TX_HEADER + "v1\n"):
+        s3.put_object(Bucket=s3_bucket, Key=key, Body=body.encode())
+        data = tick(defs, instance, cursor)
+        cursor = data.cursor
+        keys += [r.run_key for r in data.run_requests]
+    assert len(keys) == 3 and len(set(keys)) == 3  # v1 again is a new upload: not dropped
+
+
+def test_unrecognised_keys_are_reported(local_defs, instance, landing_dir):
+    put_local(landing_dir, "transactions/dt=2024-02-30/a.csv", TX_HEADER)
+    put_local(landing_dir, "transactions/dt=2026-03-01/sub/a.csv", TX_HEADER)
+    put_local(landing_dir, "transactions/dt=2026-03-01/a.jsonl.gz", b"\x1f\x8b")
+    data = tick(local_defs, instance)
+    assert [r.partition_key for r in data.run_requests] == ["2026-03-01"]  # .gz is data
+    data = tick(local_defs, instance, data.cursor)
+    assert "2 unrecognised key(s) ignored" in data.skip_message

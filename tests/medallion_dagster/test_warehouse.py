@@ -132,3 +132,12 @@ def test_layers_are_attached_for_cross_layer_sql(warehouse):
     warehouse.write("gold", "b", pd.DataFrame({"k": [2, 3]}))
     out = warehouse.query("SELECT a.k FROM bronze.a JOIN gold.b USING (k)")
     assert out["k"].tolist() == [2]
+
+
+def test_a_table_first_written_empty_takes_the_types_of_later_rows(warehouse):
+    empty = pd.DataFrame({"day": pd.Series([], dtype=object), "n": pd.array([], dtype="Int64")})
+    warehouse.write("gold", "g", empty)
+    assert warehouse.columns("gold", "g")["day"] == "null"
+    typed = pd.DataFrame({"day": [date(2026, 1, 2)], "n": pd.array([5], dtype="Int64")})
+    warehouse.write("gold", "g", typed)
+    pd.testing.assert_frame_equal(warehouse.read("gold", "g"), typed)

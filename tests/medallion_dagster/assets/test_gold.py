@@ -83,3 +83,14 @@ def test_daily_revenue_by_occurred_day_currency_type():
     assert keyed[(date(2026, 2, 28), "EUR", "purchase")] == (1, 1, 1)  # late event, its own day
     assert out["transaction_count"].sum() == len(TX)
     assert out["revenue_minor"].sum() == TX["revenue_minor"].sum()
+
+
+def test_sums_fail_loudly_instead_of_wrapping_around():
+    import pytest
+
+    big = 10**15
+    tx = silver(
+        [(str(i), "C1", "2026-03-01T10:00:00Z", big, "USD", "purchase") for i in range(9300)]
+    )
+    with pytest.raises(OverflowError, match="exceeds the 64-bit integer range"):
+        build_daily_revenue(tx)

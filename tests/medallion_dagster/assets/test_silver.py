@@ -179,3 +179,27 @@ def test_transaction_types_reject_unknown_names():
     assert types["type_name"].tolist() == ["purchase", "refund"]
     assert types["revenue_sign"].tolist() == [1, -1]
     assert q["rule"].tolist() == ["type_not_allowed"]
+
+
+def test_hostile_values_are_quarantined_not_crashing(warehouse):
+    rows = [
+        "n1,C1,now,1.00,USD,purchase",  # a word pandas would turn into the clock's time
+        "n2,C1,today,1.00,USD,purchase",
+        "z1,C1,2026-03-01T10:00:00z,1.00,USD,purchase",  # lower-case z is valid ISO-8601
+        "o1,C1,2026-03-01T10:00:00Z,1e400,USD,purchase",  # would overflow int64
+        "o2,C1,2026-03-01T10:00:00Z,123456789012345678901234567890,JPY,purchase",
+        "u1,C1,2026-03-01T10:00:00Z,1.00,u\u017fd,purchase",  # long s: upper() gives S
+        "u2,C1,2026-03-01T10:00:00Z,1.00,usd,purchase",
+    ]
+    silver, q, _ = split_transactions(
+        bronze("transactions", TX_HEADER + "\n".join(rows) + "\n"), warehouse
+    )
+    assert silver["transaction_id"].tolist() == ["z1", "u2"]
+    assert dict(zip(q["_line"], q["rule"], strict=True)) == {
+        1: "occurred_at_invalid",
+        2: "occurred_at_invalid",
+        4: "amount_invalid",
+        5: "amount_invalid",
+        6: "currency_not_allowed",
+    }
+    assert "exceeds the maximum" in q.loc[q["_line"] == 4, "detail"].item()

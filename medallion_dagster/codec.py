@@ -7,7 +7,7 @@ Each column's pandas dtype is recorded in the warehouse's registry, and values a
 |----------------------------------------|--------|-----------------------------------------------|
 | int8..int64, Int8..Int64, uint (int)   | INTEGER| the integer (money: integer minor units)      |
 | bool, boolean (bool)                   | INTEGER| 0 / 1                                         |
-| float32/64, Float32/64 (float)         | REAL   | the float (NaN and NA both become NULL)       |
+| float32/64, Float32/64 (float)         | REAL   | the float (NaN, NA: NULL; -0.0 comes back 0.0)|
 | str, string, object of str (text)      | TEXT   | the text                                      |
 | datetime64[unit, tz] (datetime_tz)     | TEXT   | UTC: `2026-12-03T14:07:00.000000Z` (*)        |
 | datetime64[unit] (datetime)            | TEXT   | `2026-12-03T14:07:00.000000`                  |

@@ -1,0 +1,45 @@
+"""A job whose four assets write to the same warehouse layer at the same time (multiprocess).
+
+Loaded by `dagster.reconstructable` in the worker processes, so it lives in an importable module;
+the warehouse folder comes from the environment the test sets.
+"""
+
+import os
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from medallion_dagster.io_manager import SQLiteIOManager
+from medallion_dagster.warehouse import Warehouse
+
+ROWS = 200_000
+ENV = "MEDALLION_CONCURRENCY_WAREHOUSE"
+
+
+def _writer(i: int) -> dg.AssetsDefinition:
+    @dg.asset(key=["silver", f"writer_{i}"])
+    def _asset() -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "id": pd.Series([f"{i}-{n}" for n in range(ROWS)], dtype="str"),
+                "amount_minor": pd.array(np.arange(ROWS) * (i + 1), dtype="Int64"),
+            }
+        )
+
+    return _asset
+
+
+def concurrent_job() -> dg.JobDefinition:
+    warehouse = Warehouse(path=os.environ[ENV], busy_timeout_seconds=120)
+    defs = dg.Definitions(
+        assets=[_writer(i) for i in range(4)],
+        jobs=[
+            dg.define_asset_job(
+                "four_writers",
+                executor_def=dg.multiprocess_executor.configured({"max_concurrent": 4}),
+            )
+        ],
+        resources={"io_manager": SQLiteIOManager(warehouse=warehouse)},
+    )
+    return defs.resolve_job_def("four_writers")

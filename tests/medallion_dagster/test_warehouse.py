@@ -141,3 +141,14 @@ def test_a_table_first_written_empty_takes_the_types_of_later_rows(warehouse):
     typed = pd.DataFrame({"day": [date(2026, 1, 2)], "n": pd.array([5], dtype="Int64")})
     warehouse.write("gold", "g", typed)
     pd.testing.assert_frame_equal(warehouse.read("gold", "g"), typed)
+
+
+def test_loading_a_partition_uses_the_partition_index_not_a_table_scan(warehouse):
+    warehouse.write("silver", "big", pd.DataFrame({"x": range(1000)}), ["2026-01-01"])
+    warehouse.write("silver", "big", pd.DataFrame({"x": range(5)}), ["2026-01-02"])
+    with warehouse.connect("silver") as conn:
+        plan = conn.execute(
+            'EXPLAIN QUERY PLAN SELECT "x" FROM "big" WHERE "_partition" IN (?)', ("2026-01-02",)
+        ).fetchall()
+    assert "USING INDEX big__partition" in " ".join(str(row) for row in plan)
+    assert warehouse.read("silver", "big", ["2026-01-02"])["x"].tolist() == list(range(5))

@@ -8,6 +8,7 @@ rejects the good records around it.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
@@ -67,7 +68,20 @@ def _text(value) -> str | None:
     return _checked(json.dumps(value, ensure_ascii=False, default=str))
 
 
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16 LE: it starts with the same two bytes
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
 def _decode(body: bytes) -> str:
+    """UTF-8 (with or without a byte-order mark), or UTF-16/32 announced by their byte-order
+    mark. Any other encoding cannot be told apart reliably and is rejected as not UTF-8."""
+    for bom, encoding in _BOMS:
+        if body.startswith(bom):
+            return body.decode(encoding)
     return body.decode("utf-8-sig")
 
 
@@ -87,9 +101,36 @@ def _lines(text: str):
         yield lineno, line[:-1] if line.endswith("\r") else line
 
 
-def parse_jsonl(body: bytes) -> ParsedFile:
+def _parse_json_array(text: str) -> ParsedFile | None:
+    """A whole-file JSON array of objects (what many exporters write instead of JSON Lines);
+    None if the file is not one. Record numbers are 1-based positions in the array."""
+    if not text.lstrip().startswith("["):
+        return None
+    try:
+        items = json.loads(text, parse_float=str, parse_int=str)
+    except (json.JSONDecodeError, RecursionError):
+        return None  # e.g. one JSON Lines record per line that happens to be an array
+    if not isinstance(items, list):
+        return None
     out = ParsedFile()
-    for lineno, line in _lines(_decode(body)):
+    for recno, item in enumerate(items, start=1):
+        try:
+            if not isinstance(item, dict):
+                raise RecordError("not a JSON object")
+            out.records.append({_checked(str(k)): _text(v) for k, v in item.items()})
+            out.lines.append(recno)
+        except RecordError as e:
+            out.errors.append((recno, str(e), json.dumps(item, ensure_ascii=False)[:10_000]))
+    return out
+
+
+def parse_jsonl(body: bytes) -> ParsedFile:
+    text = _decode(body)
+    as_array = _parse_json_array(text)
+    if as_array is not None:
+        return as_array
+    out = ParsedFile()
+    for lineno, line in _lines(text):
         if not line.strip():
             continue
         try:
@@ -101,7 +142,7 @@ def parse_jsonl(body: bytes) -> ParsedFile:
                 object_pairs_hook=_object_without_duplicate_keys,
             )
             if not isinstance(obj, dict):
-                raise RecordError(f"a JSON {type(obj).__name__}, not an object")
+                raise RecordError("not a JSON object")
             record = {_checked(str(k)): _text(v) for k, v in obj.items()}
         except json.JSONDecodeError as e:
             out.errors.append((lineno, f"invalid JSON: {e.msg} at column {e.colno}", line))

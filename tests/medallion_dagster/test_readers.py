@@ -107,3 +107,26 @@ def test_gzip_files_are_read_and_corrupt_gzip_is_reported():
     parsed = parse(gzip.compress(b'{"id": "z"}\n'), "jsonl")
     assert parsed.records == [{"id": "z"}]
     assert "corrupt gzip" in parse(b"\x1f\x8b\x08garbage", "jsonl").errors[0][1]
+
+
+def test_utf16_and_utf32_with_a_byte_order_mark_are_decoded():
+    text = "id,name\na,Zoë ✓\n"
+    for encoding in ("utf-16", "utf-16-be", "utf-32"):
+        body = text.encode(encoding)
+        if not body.startswith((b"\xff\xfe", b"\xfe\xff")):
+            body = "\ufeff".encode(encoding) + body  # the -be codecs write no BOM themselves
+        assert parse(body, "csv").records == [{"id": "a", "name": "Zoë ✓"}], encoding
+
+
+def test_latin1_without_a_mark_is_rejected_as_not_utf8():
+    assert "not UTF-8" in parse("id\nZoë\n".encode("latin-1"), "csv").errors[0][1]
+
+
+def test_a_json_array_file_is_read_as_records():
+    body = b'[\n  {"id": "a", "amount": 1.10},\n  {"id": "b"},\n  42\n]\n'
+    parsed = parse(body, "jsonl")
+    assert parsed.records == [{"id": "a", "amount": "1.10"}, {"id": "b"}]
+    assert parsed.lines == [1, 2]
+    assert parsed.errors[0][:2] == (3, "not a JSON object")
+    # one array per line is still JSON Lines (each line a bad record), not an array file
+    assert len(parse(b"[1]\n[2]\n", "jsonl").errors) == 2

@@ -20,6 +20,7 @@ Encoding and decoding are vectorised Arrow compute kernels (no Python loop per v
 """
 
 from datetime import date
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 import pyarrow as pa
@@ -45,11 +46,24 @@ SQL_TYPES = {
 SENTINELS = {"INTEGER": "0", "REAL": "0.0", "TEXT": "''", "": "NULL"}
 
 
+def _zone_name(tz) -> str:
+    """An IANA zone name for a tz-aware dtype, or UTC for zones that have none (dateutil's
+    tzutc(), fixed offsets, ...): those are stored as the UTC instants they are."""
+    name = getattr(tz, "key", None) or getattr(tz, "zone", None) or str(tz)
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return "UTC"
+    return name
+
+
 def dtype_key(series: pd.Series) -> str:
     """The dtype recorded for a column: pandas' own name, `date` for datetime.date objects,
     `null` for an object column with no values yet."""
     dt = series.dtype
-    if isinstance(dt, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(dt):
+    if isinstance(dt, pd.DatetimeTZDtype):
+        return f"datetime64[{dt.unit}, {_zone_name(dt.tz)}]"
+    if pd.api.types.is_datetime64_dtype(dt):
         return str(dt)
     if pd.api.types.is_bool_dtype(dt) or pd.api.types.is_numeric_dtype(dt):
         return str(dt)
@@ -91,6 +105,29 @@ def family(dtype: str) -> str:
     raise CodecError(f"unsupported dtype {dtype}")
 
 
+_UNITS = ("s", "ms", "us", "ns")
+
+
+def merge(old: str, new: str) -> str:
+    """The dtype a table keeps when a write brings `new` for a column stored as `old` (same
+    family): never narrower than either, so no stored value is ever misread."""
+    if old == new:
+        return new
+    fam = family(new)
+    nullable = old[0].isupper() or new[0].isupper() or "boolean" in (old, new)
+    if fam == "int":
+        return "Int64" if nullable else "int64"
+    if fam == "float":
+        return "Float64" if old == "Float64" and new == "Float64" else "float64"
+    if fam == "bool":
+        return "boolean"
+    if fam in ("datetime_tz", "datetime"):
+        unit = max(_time_unit(old), _time_unit(new), key=_UNITS.index)
+        zone = ", " + new.split(",", 1)[1].rstrip("]").strip() if fam == "datetime_tz" else ""
+        return f"datetime64[{unit}{zone}]"
+    return new  # text and date: the same storage either way
+
+
 def sql_type(dtype: str) -> str:
     return SQL_TYPES[family(dtype)]
 
@@ -117,11 +154,19 @@ def encode(series: pd.Series, dtype: str) -> pa.Array:
             return pa.array(series.astype("boolean"), from_pandas=True).cast(pa.int64())
         if fam == "float":
             return pa.array(series, from_pandas=True).cast(pa.float64())
-        if fam == "datetime_tz":
-            utc = series.dt.tz_convert("UTC").dt.tz_localize(None)
-            return _iso_text(pa.array(utc, from_pandas=True), "Z")
-        if fam == "datetime":
-            return _iso_text(pa.array(series, from_pandas=True), "")
+        if fam in ("datetime_tz", "datetime"):
+            naive = (
+                series.dt.tz_convert("UTC").dt.tz_localize(None) if fam == "datetime_tz" else series
+            )
+            stamps = pa.array(naive, from_pandas=True)
+            years = [
+                y
+                for y in (pc.min(pc.year(stamps)).as_py(), pc.max(pc.year(stamps)).as_py())
+                if y is not None
+            ]
+            if any(y < 1 or y > 9999 for y in years):
+                raise CodecError(f"column {series.name!r}: timestamps must be in years 1..9999")
+            return _iso_text(stamps, "Z" if fam == "datetime_tz" else "")
         if fam == "date":
             return pa.array(series, type=pa.date32(), from_pandas=True).cast(pa.string())
         if fam == "null":
@@ -143,15 +188,17 @@ def decode(column: pa.ChunkedArray, dtype: str) -> pd.Series:
         return s.astype("boolean" if has_null else dtype)
     if fam == "float":
         return column.cast(pa.float64()).to_pandas().astype(dtype)
-    if fam == "datetime_tz":
+    if fam in ("datetime_tz", "datetime"):
+        # Text has 6 fraction digits (9 for ns columns): parse at that precision, then give the
+        # recorded unit (never finer than what was written: see merge()).
         unit = _time_unit(dtype)
-        stamps = column.cast(pa.string()).cast(pa.timestamp(unit, tz="UTC"))
-        s = stamps.to_pandas()
-        tz = dtype.split(",", 1)[1].rstrip("]").strip()
-        return s.dt.tz_convert(tz).astype(dtype)
-    if fam == "datetime":
-        stamps = column.cast(pa.string()).cast(pa.timestamp(_time_unit(dtype)))
-        return stamps.to_pandas().astype(dtype)
+        parse_unit = "ns" if unit == "ns" else "us"
+        zone = "UTC" if fam == "datetime_tz" else None
+        stamps = column.cast(pa.string()).cast(pa.timestamp(parse_unit, tz=zone))
+        s = stamps.cast(pa.timestamp(unit, tz=zone)).to_pandas()
+        if fam == "datetime_tz":
+            return s.dt.tz_convert(dtype.split(",", 1)[1].rstrip("]").strip()).astype(dtype)
+        return s.astype(dtype)
     if fam == "date":
         days = column.cast(pa.string()).cast(pa.date32())
         return pd.Series(days.to_pylist(), dtype=object)

@@ -41,7 +41,7 @@ def markdown_preview(df: pd.DataFrame, rows: int = PREVIEW_ROWS) -> str:
         return text.replace("|", "\\|").replace("\n", " ")[:60]
 
     lines = [
-        "| " + " | ".join(map(str, head.columns)) + " |",
+        "| " + " | ".join(cell(str(c)) for c in head.columns) + " |",
         "|" + "---|" * len(head.columns),
     ]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in head.itertuples(False)]
@@ -79,7 +79,12 @@ class SQLiteIOManager(dg.ConfigurableIOManager):
         if keys is None:
             metadata["dagster/row_count"] = written
         else:
-            metadata["dagster/partition_row_count"] = written
+            # Dagster attaches this metadata to every partition of the run: a per-partition count
+            # is only true when the run wrote one partition.
+            if len(keys) == 1:
+                metadata["dagster/partition_row_count"] = written
+            else:
+                metadata["rows_written"] = written
             metadata["dagster/row_count"] = self.warehouse.row_count(layer, table)
         context.add_output_metadata(metadata)
 
@@ -88,7 +93,11 @@ class SQLiteIOManager(dg.ConfigurableIOManager):
         keys = None
         if context.has_asset_partitions:
             keys = list(context.asset_partition_keys)
-            all_keys = context.asset_partitions_def.get_partition_keys()
-            if set(keys) >= set(all_keys):
-                keys = None  # every partition: read the whole table, no giant IN list
+            partitions = context.asset_partitions_def
+            # Every partition of a time-partitioned asset: read the whole table. (Other kinds,
+            # e.g. dynamic partitions, need the instance to enumerate; read the keys asked for.)
+            if isinstance(partitions, dg.TimeWindowPartitionsDefinition) and set(keys) >= set(
+                partitions.get_partition_keys()
+            ):
+                keys = None
         return self.warehouse.read(layer, table, keys)

@@ -11,6 +11,7 @@ Bulk reads and writes go through ADBC's SQLite driver as Arrow tables (columnar,
 per value); everything else uses the standard library's sqlite3. Both open the same files.
 """
 
+import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -28,6 +29,7 @@ from medallion_dagster.codec import (
     dtype_key,
     encode,
     family,
+    merge,
     sql_type,
 )
 from medallion_dagster.settings import DEFAULT_WAREHOUSE_DIR
@@ -57,11 +59,23 @@ def quote(name: str) -> str:
 
 
 def _is_all_null(series: pd.Series) -> bool:
-    return pd.api.types.is_object_dtype(series.dtype) and bool(series.isna().all())
+    """No values at all (an empty frame, or a column that is NULL/NaN/NaT for the whole write):
+    nothing that could conflict with the stored type."""
+    return bool(series.isna().all())
 
 
-def _in_list(n: int) -> str:
-    return f"{quote(PARTITION_COLUMN)} IN ({','.join('?' * n)})"
+#: Partition keys are bound as one JSON array parameter: any number of keys, one placeholder,
+#: and SQLite still uses the `_partition` index for `IN (SELECT value FROM json_each(?))`.
+IN_PARTITIONS = f"{quote(PARTITION_COLUMN)} IN (SELECT value FROM json_each(?))"
+
+
+def _keys_param(partition_keys: Sequence[str]) -> str:
+    return json.dumps(list(partition_keys))
+
+
+def _check_table_name(table: str) -> None:
+    if not table or table.lower().startswith("sqlite_") or table.lower() == REGISTRY:
+        raise WarehouseError(f"{table!r} is not a usable table name (empty or reserved by SQLite)")
 
 
 class Warehouse(dg.ConfigurableResource):
@@ -148,10 +162,18 @@ class Warehouse(dg.ConfigurableResource):
         """Replace a table (or, with `partition_keys`, exactly those partitions) by `df`, in one
         transaction: on any error the previous rows stay. Returns the rows written.
         `indexes` names columns to index (created once, with the table or the column)."""
-        df = self._with_partition(table, df, partition_keys)
-        names = [str(c) for c in df.columns]
-        if len(set(names)) != len(names):
-            raise WarehouseError(f"{layer}.{table}: duplicate column names {names}")
+        _check_table_name(table)
+        df = self._with_partition(table, df.rename(columns=str), partition_keys)
+        names = list(df.columns)
+        if not names:
+            raise WarehouseError(f"{layer}.{table}: a table needs at least one column")
+        if len({n.lower() for n in names}) != len(names):  # SQLite names are case-insensitive
+            raise WarehouseError(
+                f"{layer}.{table}: column names that differ only in case (or repeat): {names}"
+            )
+        unknown = [c for c in indexes if c not in names]
+        if unknown:
+            raise WarehouseError(f"{layer}.{table}: cannot index missing column(s) {unknown}")
         try:
             new_dtypes = {str(c): dtype_key(df[c]) for c in df.columns}
             data = pa.table({str(c): encode(df[c], new_dtypes[str(c)]) for c in df.columns})
@@ -165,19 +187,24 @@ class Warehouse(dg.ConfigurableResource):
                     "position INTEGER NOT NULL, column_name TEXT NOT NULL, dtype TEXT NOT NULL, "
                     "PRIMARY KEY (table_name, column_name))"
                 )
-                old = self._registered(cur, table)
+                self._check_case_collision(cur, layer, table)
+                if partition_keys is None:
+                    # An unpartitioned write replaces the whole table, schema included.
+                    cur.execute(f"DROP TABLE IF EXISTS {quote(table)}")
+                    cur.execute(f"DELETE FROM {REGISTRY} WHERE table_name = ?", (table,))
+                    old = {}
+                else:
+                    old = self._registered(cur, table)
                 dtypes = self._evolve(cur, layer, table, old, new_dtypes, df, partition_keys)
                 for column in indexes:
                     cur.execute(
-                        f"CREATE INDEX IF NOT EXISTS {quote(table + '__' + column)} "
+                        f"CREATE INDEX IF NOT EXISTS {quote(table + '__idx__' + column)} "
                         f"ON {quote(table)} ({quote(column)})"
                     )
-                if partition_keys is None:
-                    cur.execute(f"DELETE FROM {quote(table)}")
-                else:
+                if partition_keys is not None:
                     cur.execute(
-                        f"DELETE FROM {quote(table)} WHERE {_in_list(len(partition_keys))}",
-                        tuple(partition_keys),
+                        f"DELETE FROM {quote(table)} WHERE {IN_PARTITIONS}",
+                        (_keys_param(partition_keys),),
                     )
                 if data.num_rows:
                     cur.adbc_ingest(table, data, mode="append")
@@ -216,9 +243,9 @@ class Warehouse(dg.ConfigurableResource):
                 f"{table}: writing {len(partition_keys)} partitions at once needs a "
                 f"{PARTITION_COLUMN} column saying which partition each row belongs to"
             )
-        return df.assign(
-            **{PARTITION_COLUMN: pd.Series([partition_keys[0]] * len(df), dtype="str")}
-        )
+        # An array, not a Series: assigned by position whatever the frame's index is.
+        key = pd.array([partition_keys[0]] * len(df), dtype="str")
+        return df.assign(**{PARTITION_COLUMN: key})
 
     def _evolve(self, cur, layer, table, old, new, df, partition_keys) -> dict[str, str]:
         """Create the table or add new columns; refuse incompatible dtype changes."""
@@ -227,7 +254,7 @@ class Warehouse(dg.ConfigurableResource):
             cur.execute(f"CREATE TABLE {quote(table)} ({cols})")
             if partition_keys is not None:
                 cur.execute(
-                    f"CREATE INDEX {quote(table + '__partition')} ON {quote(table)} "
+                    f"CREATE INDEX {quote(table + '__idx__' + PARTITION_COLUMN)} ON {quote(table)} "
                     f"({quote(PARTITION_COLUMN)})"
                 )
             return dict(new)
@@ -244,16 +271,31 @@ class Warehouse(dg.ConfigurableResource):
                     f"ALTER TABLE {quote(table)} ADD COLUMN {quote(column)} {sql_type(dtype)}"
                 )
                 merged[column] = dtype
+            elif _is_all_null(df[column]):
+                continue  # no values: nothing to conflict with; the stored type stays
             elif family(old[column]) == "null":
                 merged[column] = dtype  # the first values of a column that had only NULLs
-            elif family(old[column]) != family(dtype) and not _is_all_null(df[column]):
+            elif family(old[column]) != family(dtype):
                 raise SchemaMismatchError(
                     f"table {layer}.{table}: column {column!r} is stored as {old[column]} but the "
                     f"asset now produces {dtype}; the table was left unchanged"
                 )
-            elif not _is_all_null(df[column]):
-                merged[column] = dtype
+            else:
+                merged[column] = merge(old[column], dtype)
         return merged
+
+    @staticmethod
+    def _check_case_collision(cur, layer: str, table: str) -> None:
+        cur.execute(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'index') "
+            "AND lower(name) = lower(?) AND name != ?",
+            (table, table),
+        )
+        clash = cur.fetchall()
+        if clash:
+            raise WarehouseError(
+                f"{layer}.{table}: SQLite names are case-insensitive and {clash[0][0]!r} exists"
+            )
 
     # -- read -------------------------------------------------------------------------------------
 
@@ -292,8 +334,8 @@ class Warehouse(dg.ConfigurableResource):
                 )
                 params: tuple = ()
                 if partition_keys is not None:
-                    sql += f" WHERE {_in_list(len(partition_keys))}"
-                    params = tuple(partition_keys)
+                    sql += f" WHERE {IN_PARTITIONS}"
+                    params = (_keys_param(partition_keys),)
                 cur.execute(sql, params)
                 result = cur.fetch_arrow_table()
             finally:
@@ -318,5 +360,5 @@ class Warehouse(dg.ConfigurableResource):
             if partition_keys is None:
                 return conn.execute(sql).fetchone()[0]
             return conn.execute(
-                sql + f" WHERE {_in_list(len(partition_keys))}", list(partition_keys)
+                sql + f" WHERE {IN_PARTITIONS}", (_keys_param(partition_keys),)
             ).fetchone()[0]

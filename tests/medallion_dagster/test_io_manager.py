@@ -105,3 +105,46 @@ def test_non_dataframe_output_is_a_clear_error(resources):
 def test_markdown_preview_escapes_pipes():
     md = markdown_preview(pd.DataFrame({"a": ["x|y", None]}))
     assert "x\\|y" in md and md.count("\n") == 3
+
+
+def test_a_range_run_does_not_claim_the_range_count_per_partition(resources):
+    result = dg.materialize(
+        [numbers],
+        resources=resources,
+        tags={
+            "dagster/asset_partition_range_start": "2026-01-02",
+            "dagster/asset_partition_range_end": "2026-01-03",
+        },
+    )
+    for mat in result.asset_materializations_for_node("bronze__numbers"):
+        assert "dagster/partition_row_count" not in mat.metadata
+        assert mat.metadata["rows_written"].value == 2 + 3
+
+
+def test_dynamic_partitions_downstream_loads_its_keys(resources, warehouse):
+    fruits = dg.DynamicPartitionsDefinition(name="fruits")
+
+    @dg.asset(key=["bronze", "fruit"], partitions_def=fruits)
+    def fruit(context: dg.AssetExecutionContext) -> pd.DataFrame:
+        return pd.DataFrame({"name": [context.partition_key]})
+
+    @dg.asset(
+        key=["silver", "fruit_copy"],
+        partitions_def=fruits,
+        ins={"fruit": dg.AssetIn(key=["bronze", "fruit"])},
+    )
+    def fruit_copy(fruit: pd.DataFrame) -> pd.DataFrame:
+        return fruit.drop(columns="_partition")
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions("fruits", ["apple", "pear"])
+        for key in ("apple", "pear"):
+            assert dg.materialize(
+                [fruit, fruit_copy], partition_key=key, resources=resources, instance=instance
+            ).success
+    assert sorted(warehouse.read("silver", "fruit_copy")["name"]) == ["apple", "pear"]
+
+
+def test_markdown_preview_escapes_header_names():
+    md = markdown_preview(pd.DataFrame({"a|b": [1]}))
+    assert md.splitlines()[0] == "| a\\|b |"

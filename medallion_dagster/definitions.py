@@ -7,25 +7,31 @@ import dagster as dg
 from medallion_dagster.assets.bronze import bronze_assets
 from medallion_dagster.assets.gold import gold_assets
 from medallion_dagster.assets.silver import silver_assets
+from medallion_dagster.discovery import LandingDiscovery, discovery_from_env
 from medallion_dagster.io_manager import SQLiteIOManager
 from medallion_dagster.jobs import medallion_job
 from medallion_dagster.landing_zone import landing_zone_from_env
 from medallion_dagster.schedules import daily_schedule
-from medallion_dagster.sensors import landing_sensor
+from medallion_dagster.sensors import landing_reconciliation_sensor, landing_sensor
 from medallion_dagster.settings import DEFAULT_WAREHOUSE_DIR, ENV_WAREHOUSE_DIR, env
 from medallion_dagster.warehouse import Warehouse
 
 
-def build_definitions(landing_zone=None, warehouse: Warehouse | None = None) -> dg.Definitions:
+def build_definitions(
+    landing_zone=None,
+    warehouse: Warehouse | None = None,
+    discovery: LandingDiscovery | None = None,
+) -> dg.Definitions:
     """Definitions with the given resources; defaults come from the environment."""
     warehouse = warehouse or Warehouse(path=env(ENV_WAREHOUSE_DIR, DEFAULT_WAREHOUSE_DIR))
     return dg.Definitions(
         assets=[*bronze_assets, *silver_assets, *gold_assets],
         jobs=[medallion_job],
-        sensors=[landing_sensor],
+        sensors=[landing_sensor, landing_reconciliation_sensor],
         schedules=[daily_schedule],
         resources={
             "landing_zone": landing_zone or landing_zone_from_env(),
+            "discovery": discovery or discovery_from_env(),
             "warehouse": warehouse,
             "io_manager": SQLiteIOManager(warehouse=warehouse),
         },

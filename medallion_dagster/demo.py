@@ -147,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"sensor requested {len(requests)} run(s); executed {len(results)}"
             + (f", skipped {skipped} whose run key had run already" if skipped else "")
+            + ("" if requests else " (every landing file is already in bronze)")
         )
         failed = [r for r in results if not r.success]
         for r in results:

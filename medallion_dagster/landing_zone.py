@@ -15,6 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 from dagster_aws.s3 import S3Resource
+from pydantic import PrivateAttr
 
 from lambda_src.contract import DEFAULT_LANDING_PREFIX
 from lambda_src.landing import DEFAULT_LOCAL_DIR
@@ -37,8 +38,9 @@ class LandingObject:
 class LandingZone(dg.ConfigurableResource):
     """Where the collector lands files. Subclasses implement listing and reading."""
 
-    def list_objects(self, prefix: str = "") -> Iterator[LandingObject]:
-        """Every object whose key starts with `prefix` (relative to the landing root)."""
+    def list_objects(self, prefix: str = "", start_after: str = "") -> Iterator[LandingObject]:
+        """Every object whose key starts with `prefix` (relative to the landing root), in key
+        order; with `start_after`, only keys that sort after it (S3's StartAfter)."""
         raise NotImplementedError
 
     def read(self, key: str) -> bytes:
@@ -53,18 +55,27 @@ class LocalLandingZone(LandingZone):
 
     root: str = DEFAULT_LOCAL_DIR
 
-    def list_objects(self, prefix: str = "") -> Iterator[LandingObject]:
+    def list_objects(self, prefix: str = "", start_after: str = "") -> Iterator[LandingObject]:
         root = Path(self.root)
         # Walk only the deepest folder the prefix names, not the whole tree.
         base = root / prefix.rsplit("/", 1)[0] if "/" in prefix else root
         if not base.is_dir():
             return
         for dirpath, dirnames, filenames in os.walk(base):
-            dirnames.sort()
+            rel = Path(dirpath).relative_to(root).as_posix()
+            rel = "" if rel == "." else rel + "/"
+            # Skip folders whose every key sorts before start_after (older dt= folders).
+            dirnames[:] = sorted(
+                d
+                for d in dirnames
+                if not start_after
+                or f"{rel}{d}/" > start_after
+                or start_after.startswith(f"{rel}{d}/")
+            )
             for name in sorted(filenames):
                 path = Path(dirpath) / name
                 key = path.relative_to(root).as_posix()
-                if not key.startswith(prefix):
+                if not key.startswith(prefix) or (start_after and key <= start_after):
                     continue
                 try:
                     key.encode("utf-8")
@@ -102,11 +113,19 @@ class S3LandingZone(LandingZone):
         p = self.prefix.strip("/")
         return f"{p}/{key}" if p else key
 
-    def list_objects(self, prefix: str = "") -> Iterator[LandingObject]:
-        client = self.s3.get_client()
+    _client: object = PrivateAttr(default=None)
+
+    def client(self):
+        """One S3 client per resource instance (a tick makes several calls)."""
+        if self._client is None:
+            self._client = self.s3.get_client()
+        return self._client
+
+    def list_objects(self, prefix: str = "", start_after: str = "") -> Iterator[LandingObject]:
         root = self._full("")
-        paginator = client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=self._full(prefix)):
+        paginator = self.client().get_paginator("list_objects_v2")
+        extra = {"StartAfter": self._full(start_after)} if start_after else {}
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self._full(prefix), **extra):
             for obj in page.get("Contents", []):
                 yield LandingObject(
                     key=obj["Key"][len(root) :],
@@ -116,9 +135,7 @@ class S3LandingZone(LandingZone):
                 )
 
     def read(self, key: str) -> bytes:
-        return (
-            self.s3.get_client().get_object(Bucket=self.bucket, Key=self._full(key))["Body"].read()
-        )
+        return self.client().get_object(Bucket=self.bucket, Key=self._full(key))["Body"].read()
 
     def uri(self, key: str = "") -> str:
         return f"s3://{self.bucket}/{self._full(key)}"

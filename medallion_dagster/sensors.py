@@ -1,107 +1,141 @@
-"""The landing sensor: new or changed landing files -> runs for the partitions they touch.
+"""Sensors: the landing sensor (new files -> runs) and the daily reconciliation sensor.
 
-The cursor maps each data file's key to the version (ETag + upload time) already requested. A tick
-lists the entity prefixes of the landing zone, keeps data files (hidden and temporary files are
-ignored; other unrecognised keys are reported), and requests one run per batch date with new
-content. Run keys are built from the (key, version) pairs, so the same upload never runs twice and
-a corrected re-upload runs again.
+How files are found, the cursor and the run keys are described in `discovery.py` and
+`docs/ARCHITECTURE.md`. Neither sensor ever fails a tick because of one bad file or message: it
+reports what it ignored in its log and skip reason.
 """
-
-import hashlib
-import json
-from collections import defaultdict
 
 import dagster as dg
 
-from lambda_src.contract import ENTITIES, is_hidden, parse_key
+from medallion_dagster.discovery import (
+    Cursor,
+    EventError,
+    Found,
+    LandingDiscovery,
+    as_found,
+    in_window,
+    list_all,
+    list_window,
+    parse_s3_event,
+    plan,
+    window_start,
+)
 from medallion_dagster.jobs import medallion_job
-from medallion_dagster.landing_zone import LandingZone
+from medallion_dagster.landing_zone import LandingZone, S3LandingZone
 from medallion_dagster.partitions import daily_partitions
-
-CURSOR_VERSION = 1
-
-
-def load_cursor(raw: str | None) -> dict[str, str]:
-    if not raw:
-        return {}
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError:
-        return {}
-    return dict(data.get("seen", {})) if isinstance(data, dict) else {}
+from medallion_dagster.warehouse import Warehouse
 
 
-def dump_cursor(seen: dict[str, str]) -> str:
-    return json.dumps({"v": CURSOR_VERSION, "seen": dict(sorted(seen.items()))}, sort_keys=True)
-
-
-def run_key(partition_key: str, files: dict[str, str]) -> str:
-    digest = hashlib.sha256(
-        "\n".join(f"{k}@{e}" for k, e in sorted(files.items())).encode()
-    ).hexdigest()
-    return f"{partition_key}:{digest[:24]}"
-
-
-def plan_runs(landing_zone: LandingZone, seen: dict[str, str]):
-    """Group new or changed data files by batch date.
-
-    Returns (run requests, the new `seen` map, keys whose batch date has no partition yet,
-    keys that are not data files of the contract)."""
-    new: dict[str, dict[str, str]] = defaultdict(dict)
-    out_of_range: list[str] = []
-    unrecognised: list[str] = []
-    seen = dict(seen)
-    first = daily_partitions.get_first_partition_key()
-    last = daily_partitions.get_last_partition_key()
-    for entity in ENTITIES:
-        for obj in landing_zone.list_objects(f"{entity}/"):
-            key = parse_key(obj.key)
-            if key is None:
-                if not is_hidden(obj.key):
-                    unrecognised.append(obj.key)
-                continue
-            if seen.get(obj.key) == obj.version:
-                continue
-            dt = key.batch_date.isoformat()
-            if not (first and last and first <= dt <= last):
-                out_of_range.append(obj.key)  # not marked seen: retried when the day exists
-                continue
-            new[dt][obj.key] = obj.version
-    runs = []
-    for dt, files in sorted(new.items()):
-        runs.append(
-            dg.RunRequest(
-                partition_key=dt,
-                run_key=run_key(dt, files),
-                tags={"medallion/trigger": "landing_sensor", "medallion/files": str(len(files))},
-            )
+def _report(context, result, cursor: Cursor) -> dg.SensorResult | dg.SkipReason:
+    if result.out_of_range:
+        context.log.warning(
+            f"{len(result.out_of_range)} file(s) have a batch date outside the partitions "
+            f"({daily_partitions.start:%Y-%m-%d} .. today); waiting: "
+            f"{sorted(result.out_of_range)[:5]}"
         )
-        seen.update(files)
-    return runs, seen, out_of_range, unrecognised
+    if result.unrecognised:
+        context.log.warning(
+            f"{len(result.unrecognised)} landing key(s) are not data files of the contract "
+            f"(<entity>/dt=YYYY-MM-DD/<name>.jsonl|csv|parquet[.gz]): {result.unrecognised[:5]}"
+        )
+    if result.deferred:
+        context.log.info(f"bounded tick: {result.deferred} more file(s) left for the next tick")
+    if not result.runs:
+        reason = "; ".join(["no new or changed landing files", *result.notes()])
+        return dg.SensorResult(skip_reason=dg.SkipReason(reason), cursor=cursor.dump())
+    return dg.SensorResult(run_requests=result.runs, cursor=cursor.dump())
+
+
+def listing_tick(context, zone: LandingZone, discovery: LandingDiscovery, warehouse: Warehouse):
+    cursor = Cursor.load(context.cursor)
+    start = window_start(discovery.lookback_days)
+    found = list(as_found(list_window(zone, start)))
+    result = plan(found, cursor.seen, warehouse, discovery.max_files_per_tick, "landing_sensor")
+    seen = {k: v for k, v in cursor.seen.items() if in_window(k, start)}  # forget old days
+    seen |= result.requested | result.already_ingested
+    # Files outside the partition range are listed again every tick: no need to remember them.
+    return _report(context, result, Cursor(seen=seen))
+
+
+def notification_tick(
+    context, zone: LandingZone, discovery: LandingDiscovery, warehouse: Warehouse
+):
+    cursor = Cursor.load(context.cursor)
+    sqs = discovery.sqs()
+    # The previous tick's messages: its run requests are recorded now, so they can go.
+    for i in range(0, len(cursor.ack), 10):
+        batch = cursor.ack[i : i + 10]
+        sqs.delete_message_batch(
+            QueueUrl=discovery.queue_url,
+            Entries=[{"Id": str(n), "ReceiptHandle": h} for n, h in enumerate(batch)],
+        )
+    prefix = zone.prefix if isinstance(zone, S3LandingZone) else ""
+    # Files that waited for their day to exist are tried again first.
+    found = [Found(key=k, version=v, etag=v.split("@", 1)[0]) for k, v in cursor.waiting.items()]
+    handles: list[str] = []
+    message_ids: set[str] = set()
+    bad = 0
+    for _ in range(discovery.max_receive_calls):
+        response = sqs.receive_message(
+            QueueUrl=discovery.queue_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=0,
+            VisibilityTimeout=discovery.visibility_timeout_seconds,
+        )
+        messages = [m for m in response.get("Messages", []) if m["MessageId"] not in message_ids]
+        for message in messages:
+            message_ids.add(message["MessageId"])
+            handles.append(message["ReceiptHandle"])
+            try:
+                found += parse_s3_event(message.get("Body", ""), prefix)
+            except EventError as e:
+                bad += 1
+                context.log.warning(f"ignoring queue message {message.get('MessageId')}: {e}")
+        if not messages:  # SQS may return fewer than are waiting: stop only when nothing is new
+            break
+    result = plan(found, {}, warehouse, discovery.max_files_per_tick, "landing_sensor")
+    if result.deferred:
+        # Not acknowledged: these messages come back after the visibility timeout.
+        handles = []
+    result.bad_messages = bad
+    return _report(context, result, Cursor(ack=handles, waiting=result.out_of_range))
 
 
 @dg.sensor(
     job=medallion_job,
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.STOPPED,
-    description="Requests a run of the batch date's partition when landing files are new or "
-    "changed (ETag or upload time). Cursor: the data files already requested, with versions.",
+    description="Requests a run of each batch date with new or changed landing files. Listing "
+    "mode lists only the lookback window; notification mode drains the S3 event queue. A run "
+    "key is a hash of the files' (key, version): the same upload never runs twice.",
 )
-def landing_sensor(context: dg.SensorEvaluationContext, landing_zone: LandingZone):
-    runs, seen, out_of_range, unrecognised = plan_runs(landing_zone, load_cursor(context.cursor))
-    notes = []
-    if out_of_range:
+def landing_sensor(
+    context: dg.SensorEvaluationContext,
+    landing_zone: LandingZone,
+    discovery: LandingDiscovery,
+    warehouse: Warehouse,
+):
+    if discovery.mode == "notification":
+        return notification_tick(context, landing_zone, discovery, warehouse)
+    return listing_tick(context, landing_zone, discovery, warehouse)
+
+
+@dg.sensor(
+    job=medallion_job,
+    minimum_interval_seconds=24 * 3600,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Daily reconciliation: lists the whole landing zone, compares it with what "
+    "bronze holds, reports files the landing sensor did not process (e.g. landed outside its "
+    "lookback window) and requests runs for their days.",
+)
+def landing_reconciliation_sensor(
+    context: dg.SensorEvaluationContext, landing_zone: LandingZone, warehouse: Warehouse
+):
+    found = list(as_found(list_all(landing_zone)))
+    result = plan(found, {}, warehouse, max_files=10**9, trigger="reconciliation")
+    if result.requested:
         context.log.warning(
-            f"{len(out_of_range)} file(s) have a batch date outside the partitions "
-            f"({daily_partitions.start:%Y-%m-%d} .. today); waiting: {out_of_range[:5]}"
+            f"reconciliation found {len(result.requested)} landing file(s) not in bronze: "
+            f"{sorted(result.requested)[:10]}"
         )
-        notes.append(f"{len(out_of_range)} file(s) outside the partition range")
-    if unrecognised:
-        context.log.warning(
-            f"{len(unrecognised)} landing key(s) are not data files of the contract "
-            f"(<entity>/dt=YYYY-MM-DD/<name>.jsonl|csv|parquet[.gz]): {unrecognised[:5]}"
-        )
-        notes.append(f"{len(unrecognised)} unrecognised key(s) ignored")
-    if not runs:
-        return dg.SkipReason("; ".join(["no new or changed landing files", *notes]))
-    return dg.SensorResult(run_requests=runs, cursor=dump_cursor(seen))
+    return _report(context, result, Cursor())

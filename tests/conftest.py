@@ -30,6 +30,7 @@ from dagster_aws.s3 import S3Resource  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from medallion_dagster.definitions import build_definitions  # noqa: E402
+from medallion_dagster.discovery import LandingDiscovery  # noqa: E402
 from medallion_dagster.landing_zone import LocalLandingZone, S3LandingZone  # noqa: E402
 from medallion_dagster.warehouse import Warehouse  # noqa: E402
 
@@ -65,9 +66,14 @@ def local_zone(landing_dir) -> LocalLandingZone:
     return LocalLandingZone(root=str(landing_dir))
 
 
+#: Tests land files on fixed dates; a long lookback keeps them inside the listing window.
+#: (tests/medallion_dagster/test_discovery.py tests the window itself.)
+WIDE = LandingDiscovery(lookback_days=3650)
+
+
 @pytest.fixture
 def local_defs(local_zone, warehouse) -> dg.Definitions:
-    return build_definitions(landing_zone=local_zone, warehouse=warehouse)
+    return build_definitions(landing_zone=local_zone, warehouse=warehouse, discovery=WIDE)
 
 
 @pytest.fixture
@@ -114,3 +120,19 @@ def require_binary(name: str) -> str:
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(message)
     pytest.skip(message)
+
+
+@pytest.fixture
+def api_calls(monkeypatch) -> list[str]:
+    """Every AWS API operation any client makes during the test, in order."""
+    import botocore.client
+
+    calls: list[str] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def counting(client, operation_name, api_params):
+        calls.append(operation_name)
+        return original(client, operation_name, api_params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counting)
+    return calls

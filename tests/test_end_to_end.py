@@ -10,7 +10,7 @@ from lambda_src.handler import handler
 from medallion_dagster.definitions import build_definitions
 from medallion_dagster.demo import main as demo_main
 from medallion_dagster.demo import run_sensor_once
-from tests.conftest import TX_HEADER, put_local
+from tests.conftest import TX_HEADER, WIDE, put_local
 
 pytestmark = pytest.mark.e2e
 AUDIT = ["_ingested_at", "quarantined_at"]
@@ -78,7 +78,7 @@ def test_lambda_to_gold_on_s3_equals_the_manifests(
             }
         )
     )
-    defs = build_definitions(landing_zone=s3_zone, warehouse=warehouse)
+    defs = build_definitions(landing_zone=s3_zone, warehouse=warehouse, discovery=WIDE)
 
     results, cursor, requests = run_sensor_once(defs, instance)
     assert sorted(r.partition_key for r in requests) == [d.isoformat() for d in recent_days]
@@ -197,7 +197,9 @@ def test_demo_command_prints_gold_and_is_idempotent(tmp_path, monkeypatch, capsy
     assert demo_main(["--days", "2", "--batch-size", "60"]) == 0
     second = capsys.readouterr().out
     assert "landed batches for no new days" in second
-    assert "executed 0, skipped 2 whose run key had run already" in second
+    assert (
+        "sensor requested 0 run(s); executed 0 (every landing file is already in bronze)" in second
+    )
     assert " - DEBUG - " not in second
 
 

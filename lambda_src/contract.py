@@ -174,8 +174,10 @@ def is_hidden(name: str) -> bool:
 
 def data_format(name: str) -> str | None:
     """The landing format of a file name, or None if it is not a data file of the contract.
-    A `.gz` suffix (gzip compression) is allowed on any format."""
-    lower = name.lower().removesuffix(".gz")
+    A compression suffix (`.gz`, `.bz2`, `.xz`) is allowed on any format."""
+    lower = name.lower()
+    for suffix in (".gz", ".bz2", ".xz"):
+        lower = lower.removesuffix(suffix)
     for fmt, suffixes in (
         ("jsonl", (".jsonl", ".ndjson", ".json")),
         ("csv", (".csv",)),

@@ -34,12 +34,10 @@ from pydantic import Field, PrivateAttr
 from lambda_src.contract import ENTITIES, is_hidden, parse_key
 from medallion_dagster.landing_zone import LandingObject, LandingZone
 from medallion_dagster.partitions import daily_partitions
-from medallion_dagster.settings import env
+from medallion_dagster.settings import ENV_LOOKBACK_DAYS, ENV_QUEUE_URL, env
 from medallion_dagster.warehouse import Warehouse, quote
 
 CURSOR_VERSION = 2
-ENV_QUEUE_URL = "LANDING_QUEUE_URL"
-ENV_LOOKBACK_DAYS = "LANDING_LOOKBACK_DAYS"
 
 
 class LandingDiscovery(dg.ConfigurableResource):

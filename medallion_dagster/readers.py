@@ -8,11 +8,13 @@ rejects the good records around it.
 
 from __future__ import annotations
 
+import bz2
 import codecs
 import csv
 import gzip
 import io
 import json
+import lzma
 import sys
 import zlib
 from dataclasses import dataclass, field
@@ -21,7 +23,12 @@ from decimal import Decimal
 
 #: CSV fields can be as long as a line can be (the csv module's default limit is 128 KiB).
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-GZIP_MAGIC = b"\x1f\x8b"
+#: Compressed files are recognised by their magic bytes, whatever their name says.
+COMPRESSIONS = (
+    (b"\x1f\x8b", "gzip", gzip.decompress),
+    (b"BZh", "bzip2", bz2.decompress),
+    (b"\xfd7zXZ\x00", "xz", lzma.decompress),
+)
 
 
 @dataclass
@@ -96,7 +103,10 @@ def _object_without_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
 
 def _lines(text: str):
     """Physical lines split on \\n only (str.splitlines would also split inside JSON strings on
-    U+2028, U+0085, form feeds ...). A trailing \\r (CRLF files) is dropped."""
+    U+2028, U+0085, form feeds ...). A trailing \\r (CRLF files) is dropped; a file with only
+    \\r line ends (old Mac exports) is split on \\r."""
+    if "\n" not in text and "\r" in text:
+        text = text.replace("\r", "\n")
     for lineno, line in enumerate(text.split("\n"), start=1):
         yield lineno, line[:-1] if line.endswith("\r") else line
 
@@ -207,11 +217,13 @@ PARSERS = {"jsonl": parse_jsonl, "csv": parse_csv, "parquet": parse_parquet}
 
 def parse(body: bytes, fmt: str) -> ParsedFile:
     """Parse a whole file. A file that cannot be read at all becomes one error at record 0."""
-    try:
-        if body.startswith(GZIP_MAGIC):
-            body = gzip.decompress(body)
-    except (OSError, EOFError, zlib.error) as e:
-        return ParsedFile(errors=[(0, f"corrupt gzip data: {e}", "")])
+    for magic, name, decompress in COMPRESSIONS:
+        if body.startswith(magic):
+            try:
+                body = decompress(body)
+            except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError) as e:
+                return ParsedFile(errors=[(0, f"corrupt {name} data: {e}", "")])
+            break
     if not body.strip():
         return ParsedFile(errors=[(0, "empty file", "")])
     try:

@@ -14,7 +14,7 @@ import pandas as pd
 from lambda_src.contract import ENTITY_COLUMNS, parse_key
 from medallion_dagster.landing_zone import LandingObject, LandingZone
 from medallion_dagster.partitions import daily_partitions
-from medallion_dagster.readers import parse
+from medallion_dagster.readers import ParsedFile, parse
 from medallion_dagster.warehouse import PARTITION_COLUMN, Warehouse, quote
 
 LINEAGE_COLUMNS = {
@@ -31,16 +31,24 @@ LINEAGE_COLUMNS = {
 class BronzeConfig(dg.Config):
     allow_missing_files: bool = False
     """Rebuild a partition even if files that fed it before are gone (bronze shrinks)."""
+    max_file_bytes: int = 1024**3
+    """Larger files are not read (they would not fit in memory): one error row says so."""
 
 
 def bronze_frame(
-    entity: str, files: list[tuple[LandingObject, bytes]], partition_key: str, ingested_at
+    entity: str,
+    files: list[tuple[LandingObject, bytes | str]],
+    partition_key: str,
+    ingested_at,
 ) -> pd.DataFrame:
     """Rows of one partition of one entity from its files' bytes."""
     columns = ENTITY_COLUMNS[entity]
     rows: list[dict] = []
     for obj, body in files:
-        parsed = parse(body, parse_key(obj.key).fmt)
+        if isinstance(body, str):  # not read: the reason why
+            parsed = ParsedFile(errors=[(0, body, "")])
+        else:
+            parsed = parse(body, parse_key(obj.key).fmt)
         lineage = {"_source_key": obj.key, "_source_etag": obj.etag}
         for record, line in zip(parsed.records, parsed.lines, strict=True):
             extra = {k: v for k, v in record.items() if k not in columns}
@@ -109,6 +117,13 @@ def _bronze_asset(entity: str) -> dg.AssetsDefinition:
             for obj in landing_zone.list_objects(f"{entity}/dt={partition_key}/"):
                 if parse_key(obj.key) is None:
                     ignored.append(obj.key)
+                    continue
+                if obj.size > config.max_file_bytes:
+                    reason = (
+                        f"file too large to read ({obj.size} bytes > max_file_bytes "
+                        f"{config.max_file_bytes}); split it into smaller files"
+                    )
+                    files.append((obj, reason))
                     continue
                 files.append((obj, landing_zone.read(obj.key)))
             missing = _previous_sources(warehouse, entity, partition_key) - {

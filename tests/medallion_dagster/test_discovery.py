@@ -388,3 +388,23 @@ def test_sns_wrapped_events_and_other_prefixes():
     )
     assert [f.key for f in parse_s3_event(wrapped, "landing")] == ["customers/dt=2026-12-01/c.csv"]
     assert parse_s3_event(s3_event("elsewhere/x.csv"), "landing") == []
+
+
+def test_folder_markers_and_temporary_keys_are_ignored_silently(
+    s3_listing, s3_zone, instance, today
+):
+    s3 = s3_zone.client()
+    for key in (
+        f"landing/transactions/dt={today}/",  # a 0-byte "folder" from the console
+        f"landing/transactions/dt={today}/_SUCCESS",
+        f"landing/transactions/dt={today}/.part-0001.csv",
+        f"landing/transactions/dt={today}/x.csv.tmp",
+        f"landing/transactions/dt={today}/sub$folder$",
+    ):
+        s3.put_object(Bucket=BUCKET, Key=key, Body=b"")
+    s3.put_object(Bucket=BUCKET, Key=f"landing/transactions/dt={today}/my file+ü.csv", Body=b"x")
+    data = tick(s3_listing, instance)
+    assert [r.tags["medallion/files"] for r in data.run_requests] == ["1"]
+    assert json.loads(data.cursor)["seen"].keys() == {f"transactions/dt={today}/my file+ü.csv"}
+    again = tick(s3_listing, instance, data.cursor)
+    assert again.skip_message == "no new or changed landing files"  # nothing reported as odd

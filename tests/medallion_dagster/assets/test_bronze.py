@@ -86,3 +86,14 @@ def test_day_without_files_is_an_empty_partition(local_defs, warehouse):
     assert len(warehouse.read("bronze", "transactions")) == 0
     mat = result.asset_materializations_for_node("bronze__transactions")[0]
     assert mat.metadata["dagster/partition_row_count"].value == 0
+
+
+def test_a_file_too_large_to_read_is_one_error_row_not_a_crash(local_defs, landing_dir, warehouse):
+    put_local(
+        landing_dir, "transactions/dt=2026-03-01/big.csv", TX_HEADER + "t1,C,x,1,USD,purchase\n"
+    )
+    put_local(landing_dir, "transactions/dt=2026-03-01/ok.csv", TX_HEADER)
+    assert materialize(local_defs, config={"max_file_bytes": 80}).success
+    df = warehouse.read("bronze", "transactions")
+    assert len(df) == 1 and "file too large" in df["_parse_error"][0]
+    assert df["_source_key"][0].endswith("big.csv")

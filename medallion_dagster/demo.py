@@ -135,8 +135,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from medallion_dagster.definitions import build_definitions
+    from medallion_dagster.discovery import LandingDiscovery, discovery_from_env
 
-    defs = build_definitions()  # from the environment as it is now
+    # From the environment as it is now; the listing window reaches back to the oldest demo day.
+    env_discovery = discovery_from_env()
+    discovery = LandingDiscovery(
+        queue_url=env_discovery.queue_url,
+        lookback_days=max(env_discovery.lookback_days, args.days),
+    )
+    defs = build_definitions(discovery=discovery)
     landing_dir = Path(env(ENV_LOCAL_DIR, DEFAULT_LOCAL_DIR))
     landed = land_demo_days(args.days, args.batch_size, args.dirty_rate, landing_dir)
     print(f"landed batches for {landed or 'no new days'} in {landing_dir}/")

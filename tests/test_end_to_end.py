@@ -189,12 +189,12 @@ def test_demo_command_prints_gold_and_is_idempotent(tmp_path, monkeypatch, capsy
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     (tmp_path / "dagster_home").mkdir()
-    assert demo_main(["--days", "2", "--batch-size", "60"]) == 0
+    assert demo_main(["--days", "9", "--batch-size", "60"]) == 0  # more days than the window
     first = capsys.readouterr().out
-    assert "sensor requested 2 run(s); executed 2" in first
+    assert "sensor requested 9 run(s); executed 9" in first
     assert "gold.daily_revenue" in first and "USD:" in first
     assert (tmp_path / "data/warehouse/gold.db").exists()
-    assert demo_main(["--days", "2", "--batch-size", "60"]) == 0
+    assert demo_main(["--days", "9", "--batch-size", "60"]) == 0
     second = capsys.readouterr().out
     assert "landed batches for no new days" in second
     assert (

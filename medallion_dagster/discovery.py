@@ -44,7 +44,9 @@ class LandingDiscovery(dg.ConfigurableResource):
     """How the sensor finds new landing files (see the module docstring)."""
 
     queue_url: str = Field(default="", description="SQS queue of S3 events; empty = listing mode")
-    lookback_days: int = Field(default=7, ge=1, description="listing mode: days listed per tick")
+    lookback_days: int = Field(
+        default=7, ge=1, le=36600, description="listing mode: days listed per tick"
+    )
     max_files_per_tick: int = Field(default=1000, ge=1, description="files planned per tick")
     max_receive_calls: int = Field(default=10, ge=1, description="SQS receives per tick (10 each)")
     visibility_timeout_seconds: int = Field(default=300, ge=0)
@@ -89,10 +91,17 @@ class Cursor:
             data = {}
         if not isinstance(data, dict):
             data = {}
+
+        def str_map(value) -> dict[str, str]:  # a hand-edited cursor never crashes a tick
+            if not isinstance(value, dict):
+                return {}
+            return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
+
+        ack = data.get("ack")
         return cls(
-            seen=dict(data.get("seen") or {}),
-            ack=list(data.get("ack") or []),
-            waiting=dict(data.get("waiting") or {}),
+            seen=str_map(data.get("seen")),
+            ack=[h for h in ack if isinstance(h, str)] if isinstance(ack, list) else [],
+            waiting=str_map(data.get("waiting")),
         )
 
     def dump(self) -> str:
@@ -134,6 +143,8 @@ class Plan:
     out_of_range: dict[str, str] = field(default_factory=dict)
     unrecognised: list[str] = field(default_factory=list)
     deferred: int = 0  # files beyond this tick's bound, left for the next tick
+    deferred_files: dict[str, str] = field(default_factory=dict)
+    before_start: list[str] = field(default_factory=list)  # their day will never exist
     bad_messages: int = 0  # notification mode: queue messages that are not S3 events
 
     def notes(self) -> list[str]:
@@ -142,6 +153,8 @@ class Plan:
             notes.append(f"{len(self.already_ingested)} file(s) already in bronze")
         if self.out_of_range:
             notes.append(f"{len(self.out_of_range)} file(s) outside the partition range")
+        if self.before_start:
+            notes.append(f"{len(self.before_start)} file(s) dated before the first partition")
         if self.unrecognised:
             notes.append(f"{len(self.unrecognised)} unrecognised key(s) ignored")
         if self.deferred:
@@ -185,7 +198,7 @@ def plan(
     for f in found:
         key = parse_key(f.key)
         if key is None:
-            if not is_hidden(f.key):
+            if not is_hidden(f.key) and not f.key.startswith("_"):  # _manifests/ etc.
                 result.unrecognised.append(f.key)
             continue
         if seen.get(f.key) == f.version:
@@ -203,11 +216,15 @@ def plan(
     by_date: dict[str, dict[str, str]] = defaultdict(dict)
     for f in ordered:
         dt = parse_key(f.key).batch_date.isoformat()
-        if not (first and last and first <= dt <= last):
-            result.out_of_range[f.key] = f.version
+        if first and dt < first:
+            result.before_start.append(f.key)
+            continue
+        if not (last and dt <= last):
+            result.out_of_range[f.key] = f.version  # a future day: it will exist
             continue
         if len(result.requested) >= max_files:
             result.deferred += 1
+            result.deferred_files[f.key] = f.version
             continue
         by_date[dt][f.key] = f.version
         result.requested[f.key] = f.version
@@ -215,7 +232,9 @@ def plan(
         result.runs.append(
             dg.RunRequest(
                 partition_key=dt,
-                run_key=run_key(dt, files),
+                # The version each file replaces is part of the key: a revert to earlier content
+                # within the same second (same ETag and LastModified) is still a new run.
+                run_key=run_key(dt, {k: f"{v}|{seen.get(k, '')}" for k, v in files.items()}),
                 tags={"medallion/trigger": trigger, "medallion/files": str(len(files))},
             )
         )
@@ -265,7 +284,11 @@ def parse_s3_event(body: str, prefix: str) -> list[Found]:
         message = json.loads(body)
     except json.JSONDecodeError as e:
         raise EventError(f"not JSON: {e.msg}") from None
+    except RecursionError:
+        raise EventError("JSON nested too deeply") from None
     if isinstance(message, dict) and message.get("Type") == "Notification" and "Message" in message:
+        if not isinstance(message["Message"], str):
+            raise EventError("an SNS envelope whose Message is not text")
         return parse_s3_event(message["Message"], prefix)  # delivered through SNS
     if not isinstance(message, dict):
         raise EventError("not a JSON object")
@@ -281,11 +304,16 @@ def parse_s3_event(body: str, prefix: str) -> list[Found]:
             if not str(record["eventName"]).startswith("ObjectCreated:"):
                 continue
             obj = record["s3"]["object"]
-            key = unquote_plus(obj["key"])
+            if not isinstance(obj["key"], str):
+                raise EventError("the object key is not a string")
+            key = unquote_plus(obj["key"], errors="strict")
+            key.encode("utf-8")
             etag = str(obj.get("eTag") or obj.get("etag") or "").strip('"')
             version = f"{etag}@{obj.get('sequencer') or record.get('eventTime', '')}"
-        except (KeyError, TypeError) as e:
-            raise EventError(f"malformed S3 event record: missing {e}") from None
+        except (KeyError, TypeError, AttributeError) as e:
+            raise EventError(f"malformed S3 event record: {e!r}") from None
+        except UnicodeError:
+            raise EventError("the object key is not valid UTF-8 once decoded") from None
         if key.startswith(root):
             found.append(Found(key=key[len(root) :], version=version, etag=etag))
     return found

@@ -9,11 +9,11 @@ import dagster as dg
 
 from medallion_dagster.discovery import (
     Cursor,
-    EventError,
     Found,
     LandingDiscovery,
     as_found,
     in_window,
+    ingested,
     list_all,
     list_window,
     parse_s3_event,
@@ -40,6 +40,12 @@ def _report(context, result, cursor: Cursor) -> dg.SensorResult | dg.SkipReason:
         )
     if result.deferred:
         context.log.info(f"bounded tick: {result.deferred} more file(s) left for the next tick")
+    if result.before_start:
+        context.log.warning(
+            f"{len(result.before_start)} file(s) are dated before the first partition "
+            f"({daily_partitions.start:%Y-%m-%d}) and will not run unless MEDALLION_START_DATE "
+            f"moves back: {sorted(result.before_start)[:5]}"
+        )
     if not result.runs:
         reason = "; ".join(["no new or changed landing files", *result.notes()])
         return dg.SensorResult(skip_reason=dg.SkipReason(reason), cursor=cursor.dump())
@@ -51,8 +57,14 @@ def listing_tick(context, zone: LandingZone, discovery: LandingDiscovery, wareho
     start = window_start(discovery.lookback_days)
     found = list(as_found(list_window(zone, start)))
     result = plan(found, cursor.seen, warehouse, discovery.max_files_per_tick, "landing_sensor")
+    # Remember only what bronze cannot tell us yet: files requested whose runs have not stored
+    # them (yet). Files already in bronze are recognised there, so the cursor stays small.
     seen = {k: v for k, v in cursor.seen.items() if in_window(k, start)}  # forget old days
-    seen |= result.requested | result.already_ingested
+    seen = {k: v for k, v in seen.items() if k not in result.already_ingested}
+    seen |= result.requested
+    if seen and warehouse is not None:
+        stored = ingested(warehouse, [Found(k, v, v.split("@", 1)[0]) for k, v in seen.items()])
+        seen = {k: v for k, v in seen.items() if (k, v.split("@", 1)[0]) not in stored}
     # Files outside the partition range are listed again every tick: no need to remember them.
     return _report(context, result, Cursor(seen=seen))
 
@@ -88,17 +100,17 @@ def notification_tick(
             handles.append(message["ReceiptHandle"])
             try:
                 found += parse_s3_event(message.get("Body", ""), prefix)
-            except EventError as e:
+            except Exception as e:  # one bad message must never stop the queue
                 bad += 1
                 context.log.warning(f"ignoring queue message {message.get('MessageId')}: {e}")
         if not messages:  # SQS may return fewer than are waiting: stop only when nothing is new
             break
     result = plan(found, {}, warehouse, discovery.max_files_per_tick, "landing_sensor")
-    if result.deferred:
-        # Not acknowledged: these messages come back after the visibility timeout.
-        handles = []
     result.bad_messages = bad
-    return _report(context, result, Cursor(ack=handles, waiting=result.out_of_range))
+    # Every message read is acknowledged next tick; files not requested yet (future days, or
+    # beyond this tick's bound) are carried in the cursor instead of in the queue.
+    waiting = result.out_of_range | result.deferred_files
+    return _report(context, result, Cursor(ack=handles, waiting=waiting))
 
 
 @dg.sensor(

@@ -408,3 +408,95 @@ def test_folder_markers_and_temporary_keys_are_ignored_silently(
     assert json.loads(data.cursor)["seen"].keys() == {f"transactions/dt={today}/my file+ü.csv"}
     again = tick(s3_listing, instance, data.cursor)
     assert again.skip_message == "no new or changed landing files"  # nothing reported as odd
+
+
+# --- regressions found by adversarial review ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        json.dumps({"Type": "Notification", "Message": None}),
+        json.dumps({"Records": [{"eventName": "ObjectCreated:Put", "s3": {"object": {"key": 5}}}]}),
+        json.dumps({"Records": [{"eventName": "ObjectCreated:Put", "s3": None}]}),
+        "[" * 100_000 + "]" * 100_000,
+        json.dumps({"Records": "nope"}),
+    ],
+)
+def test_one_poison_message_never_blocks_good_files(
+    notified, s3_zone, queue, instance, today, body
+):
+    boto3.client("sqs").send_message(QueueUrl=queue, MessageBody=body)
+    s3_zone.client().put_object(
+        Bucket=BUCKET, Key=f"landing/transactions/dt={today}/good.csv", Body=b"x"
+    )
+    data = tick(notified, instance)
+    assert [r.tags["medallion/files"] for r in data.run_requests] == ["1"]
+    tick(notified, instance, data.cursor)  # acknowledges both
+    assert queue_depth(queue) == 0
+
+
+def test_a_bounded_notification_tick_carries_the_rest_and_drains_the_queue(
+    s3_zone, warehouse, queue, instance, today
+):
+    defs = build_definitions(
+        landing_zone=s3_zone,
+        warehouse=warehouse,
+        discovery=LandingDiscovery(
+            queue_url=queue, visibility_timeout_seconds=1, max_files_per_tick=1
+        ),
+    )
+    for name in ("a", "b", "c"):
+        s3_zone.client().put_object(
+            Bucket=BUCKET, Key=f"landing/transactions/dt={today}/{name}.csv", Body=b"x"
+        )
+    requested, cursor = [], None
+    for _ in range(4):
+        data = tick(defs, instance, cursor)
+        cursor = data.cursor
+        requested += [r.run_key for r in data.run_requests]
+    assert len(requested) == 3 and len(set(requested)) == 3
+    assert queue_depth(queue) == 0 and json.loads(cursor)["waiting"] == {}
+
+
+def test_files_before_the_first_partition_are_reported_not_kept_forever(
+    notified, s3_zone, instance
+):
+    s3_zone.client().put_object(
+        Bucket=BUCKET, Key="landing/transactions/dt=2020-01-01/old.csv", Body=b"x"
+    )
+    data = tick(notified, instance)
+    assert "dated before the first partition" in data.skip_message
+    assert json.loads(data.cursor)["waiting"] == {}
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        '{"seen": "abc"}',
+        '{"seen": 5}',
+        '{"seen": ["k"]}',
+        '{"waiting": {"k": 5}}',
+        '{"ack": [123]}',
+    ],
+)
+def test_hand_edited_cursors_never_crash_a_tick(notified, listing, instance, cursor):
+    tick(listing, instance, cursor)
+    tick(notified, instance, cursor)
+
+
+def test_the_listing_cursor_forgets_files_once_bronze_holds_them(
+    listing, instance, landing_dir, today
+):
+    day = today.isoformat()
+    for i in range(20):
+        put_local(
+            landing_dir,
+            f"transactions/dt={day}/{i:02d}.csv",
+            TX_HEADER + ROW.format(id=f"t{i}", day=day, amount="1.00"),
+        )
+    results, cursor, _ = run_sensor_once(listing, instance)
+    assert [r.success for r in results] == [True]
+    assert len(json.loads(cursor)["seen"]) == 20  # requested, not yet known to be stored
+    data = tick(listing, instance, cursor)
+    assert data.run_requests == [] and json.loads(data.cursor)["seen"] == {}

@@ -142,10 +142,14 @@ class Plan:
     already_ingested: dict[str, str] = field(default_factory=dict)
     out_of_range: dict[str, str] = field(default_factory=dict)
     unrecognised: list[str] = field(default_factory=list)
-    deferred: int = 0  # files beyond this tick's bound, left for the next tick
+    #: files beyond this tick's bound, left for the next tick
     deferred_files: dict[str, str] = field(default_factory=dict)
     before_start: list[str] = field(default_factory=list)  # their day will never exist
     bad_messages: int = 0  # notification mode: queue messages that are not S3 events
+
+    @property
+    def deferred(self) -> int:
+        return len(self.deferred_files)
 
     def notes(self) -> list[str]:
         notes = []
@@ -223,7 +227,6 @@ def plan(
             result.out_of_range[f.key] = f.version  # a future day: it will exist
             continue
         if len(result.requested) >= max_files:
-            result.deferred += 1
             result.deferred_files[f.key] = f.version
             continue
         by_date[dt][f.key] = f.version

@@ -5,6 +5,8 @@ the warehouse folder comes from the environment the test sets.
 """
 
 import os
+import time
+from pathlib import Path
 
 import dagster as dg
 import numpy as np
@@ -17,9 +19,23 @@ ROWS = 200_000
 ENV = "MEDALLION_CONCURRENCY_WAREHOUSE"
 
 
+def _all_started(i: int, writers: int = 4, timeout: float = 120.0) -> None:
+    """A barrier across the worker processes: every step has started before any writes (process
+    start-up is staggered on a small machine; without this the writes might not overlap)."""
+    barrier = Path(os.environ[ENV]).parent / "barrier"
+    barrier.mkdir(parents=True, exist_ok=True)
+    (barrier / str(i)).touch()
+    deadline = time.monotonic() + timeout
+    while len(list(barrier.iterdir())) < writers:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the other writers did not start")
+        time.sleep(0.05)
+
+
 def _writer(i: int) -> dg.AssetsDefinition:
     @dg.asset(key=["silver", f"writer_{i}"])
     def _asset() -> pd.DataFrame:
+        _all_started(i)
         return pd.DataFrame(
             {
                 "id": pd.Series([f"{i}-{n}" for n in range(ROWS)], dtype="str"),

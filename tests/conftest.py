@@ -108,6 +108,15 @@ def put_local(landing_dir: Path, key: str, body: bytes | str) -> Path:
 TX_HEADER = "transaction_id,customer_id,occurred_at,amount,currency,transaction_type\n"
 
 
+def sensor_tick(defs: dg.Definitions, instance, cursor=None, sensor: str = "landing_sensor"):
+    """Evaluate one tick of a sensor of `defs` with its resources (no runs are executed)."""
+    sensor_def = defs.resolve_sensor_def(sensor)
+    with dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources=defs.resources, definitions=defs
+    ) as ctx:
+        return sensor_def.evaluate_tick(ctx)
+
+
 def require_binary(name: str) -> str:
     """Path of a system program the test needs. Skips with a reason when it is missing, except
     under CI (CI=true), where `.ci/run` must have installed it and its absence is a failure."""

@@ -5,7 +5,6 @@ import time
 from datetime import timedelta
 
 import boto3
-import dagster as dg
 import pytest
 
 from medallion_dagster.definitions import build_definitions
@@ -13,16 +12,9 @@ from medallion_dagster.demo import run_sensor_once
 from medallion_dagster.discovery import LandingDiscovery, parse_s3_event
 from medallion_dagster.landing_zone import LocalLandingZone
 from tests.conftest import BUCKET, TX_HEADER, put_local
+from tests.conftest import sensor_tick as tick
 
 ROW = "{id},C1,{day}T10:00:00Z,{amount},USD,purchase\n"
-
-
-def tick(defs, instance, cursor=None, sensor="landing_sensor"):
-    s = defs.resolve_sensor_def(sensor)
-    with dg.build_sensor_context(
-        instance=instance, cursor=cursor, resources=defs.resources, definitions=defs
-    ) as ctx:
-        return s.evaluate_tick(ctx)
 
 
 def bronze_rows(warehouse):

@@ -1,16 +1,7 @@
 import json
 
-import dagster as dg
-
 from tests.conftest import TX_HEADER, WIDE, put_local
-
-
-def tick(defs, instance, cursor=None):
-    sensor = defs.resolve_sensor_def("landing_sensor")
-    with dg.build_sensor_context(
-        instance=instance, cursor=cursor, resources=defs.resources, definitions=defs
-    ) as ctx:
-        return sensor.evaluate_tick(ctx)
+from tests.conftest import sensor_tick as tick
 
 
 def test_one_run_per_batch_date_with_new_files(local_defs, instance, landing_dir):

@@ -134,6 +134,11 @@ class Found:
     version: str  # identifies one upload: ETag@LastModified, ETag@sequencer, ...
     etag: str  # identifies the content, as bronze records it in `_source_etag`
 
+    @classmethod
+    def remembered(cls, key: str, version: str) -> "Found":
+        """A file known from the cursor (the ETag is the version's first part)."""
+        return cls(key=key, version=version, etag=version.split("@", 1)[0])
+
 
 @dataclass
 class Plan:

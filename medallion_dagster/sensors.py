@@ -59,12 +59,15 @@ def listing_tick(context, zone: LandingZone, discovery: LandingDiscovery, wareho
     result = plan(found, cursor.seen, warehouse, discovery.max_files_per_tick, "landing_sensor")
     # Remember only what bronze cannot tell us yet: files requested whose runs have not stored
     # them (yet). Files already in bronze are recognised there, so the cursor stays small.
-    seen = {k: v for k, v in cursor.seen.items() if in_window(k, start)}  # forget old days
-    seen = {k: v for k, v in seen.items() if k not in result.already_ingested}
+    # (Just-requested files are not in bronze: plan() checked. Earlier ones may be by now.)
+    earlier = [
+        Found.remembered(k, v)
+        for k, v in cursor.seen.items()
+        if in_window(k, start) and k not in result.already_ingested and k not in result.requested
+    ]
+    stored = ingested(warehouse, earlier) if earlier and warehouse is not None else set()
+    seen = {f.key: f.version for f in earlier if (f.key, f.etag) not in stored}
     seen |= result.requested
-    if seen and warehouse is not None:
-        stored = ingested(warehouse, [Found(k, v, v.split("@", 1)[0]) for k, v in seen.items()])
-        seen = {k: v for k, v in seen.items() if (k, v.split("@", 1)[0]) not in stored}
     # Files outside the partition range are listed again every tick: no need to remember them.
     return _report(context, result, Cursor(seen=seen))
 
@@ -83,7 +86,7 @@ def notification_tick(
         )
     prefix = zone.prefix if isinstance(zone, S3LandingZone) else ""
     # Files that waited for their day to exist are tried again first.
-    found = [Found(key=k, version=v, etag=v.split("@", 1)[0]) for k, v in cursor.waiting.items()]
+    found = [Found.remembered(k, v) for k, v in cursor.waiting.items()]
     handles: list[str] = []
     message_ids: set[str] = set()
     bad = 0

@@ -1,0 +1,69 @@
+variable "region" {
+  description = "AWS region of the dev stack."
+  type        = string
+  default     = "eu-west-1"
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.region))
+    error_message = "region must be an AWS region name such as eu-west-1."
+  }
+}
+
+variable "project" {
+  description = "Project name, first part of every resource name."
+  type        = string
+  default     = "medallion"
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,19}$", var.project))
+    error_message = "project must be 2-20 lowercase letters, digits or '-', starting with a letter."
+  }
+}
+
+variable "landing_prefix" {
+  description = "Key prefix of the landing zone (LANDING_PREFIX); the Dagster sensor reads the same."
+  type        = string
+  default     = "landing"
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$", var.landing_prefix))
+    error_message = "landing_prefix must be non-empty, without leading or trailing '/'."
+  }
+}
+
+variable "collector_schedule" {
+  description = "How often the collector lands a batch (EventBridge Scheduler expression, UTC)."
+  type        = string
+  default     = "rate(6 hours)"
+  validation {
+    condition     = can(regex("^(rate|cron)\\(.+\\)$", var.collector_schedule))
+    error_message = "collector_schedule must be rate(...) or cron(...)."
+  }
+}
+
+variable "batch_size" {
+  description = "Transaction records per collector invocation."
+  type        = number
+  default     = 500
+  validation {
+    condition     = var.batch_size >= 1 && var.batch_size <= 1000000
+    error_message = "batch_size must be between 1 and 1,000,000."
+  }
+}
+
+variable "dagster_trusted_principal_arns" {
+  description = "Principals that may assume the Dagster role (your user or SSO role). Empty: this account's principals that IAM allows."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = alltrue([for arn in var.dagster_trusted_principal_arns : can(regex("^arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:", arn))])
+    error_message = "dagster_trusted_principal_arns must be IAM principal ARNs."
+  }
+}
+
+variable "alarm_topic_arn" {
+  description = "SNS topic notified by the alarms; null: the alarms show in the console only."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.alarm_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:", var.alarm_topic_arn))
+    error_message = "alarm_topic_arn must be an SNS topic ARN or null."
+  }
+}

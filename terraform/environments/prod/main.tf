@@ -1,0 +1,51 @@
+provider "aws" {
+  region = var.region
+  default_tags {
+    tags = {
+      Project     = var.project
+      Environment = "prod"
+      ManagedBy   = "terraform"
+      Repository  = "medallion-dagster"
+    }
+  }
+}
+
+module "medallion" {
+  source = "../../modules/medallion_platform"
+
+  project           = var.project
+  environment       = "prod"
+  landing_prefix    = var.landing_prefix
+  force_destroy     = false # the landing zone is the system of record: never delete it with the stack
+  access_log_bucket = var.access_log_bucket
+  kms_key_arn       = var.kms_key_arn
+
+  lifecycle_days = {
+    to_standard_ia   = 30
+    to_glacier_ir    = 180
+    retention        = null # keep landing files forever: bronze can always be rebuilt
+    noncurrent_after = 90
+  }
+
+  queue = {
+    retention_seconds    = 1209600 # 14 days: a long sensor outage loses nothing
+    max_receive_count    = 5
+    oldest_alarm_seconds = 1800
+  }
+
+  collector = {
+    schedule_expression  = var.collector_schedule
+    schedule_enabled     = true
+    batch_size           = var.batch_size
+    dirty_rate           = 0
+    landing_format       = "jsonl"
+    memory_mb            = 512
+    timeout_seconds      = 120
+    reserved_concurrency = 2
+    log_retention_days   = 90
+    tracing_mode         = "Active"
+  }
+
+  dagster_trusted_principal_arns = var.dagster_trusted_principal_arns
+  alarm_actions                  = var.alarm_topic_arn == null ? [] : [var.alarm_topic_arn]
+}

@@ -117,15 +117,15 @@ def sensor_tick(defs: dg.Definitions, instance, cursor=None, sensor: str = "land
         return sensor_def.evaluate_tick(ctx)
 
 
-def require_binary(name: str) -> str:
-    """Path of a system program the test needs. Skips with a reason when it is missing, except
-    under CI (CI=true), where `.ci/run` must have installed it and its absence is a failure."""
+def require_binary(name: str, installed_by: str = "`.ci/run` installs it with apt") -> str:
+    """Path of a program the test needs (a name on PATH, or a path). Skips with a reason when it
+    is missing, except under CI (CI=true), where it must have been installed: a failure there."""
     import shutil
 
     path = shutil.which(name)
     if path:
         return path
-    message = f"system program {name!r} is not installed (`.ci/run` installs it with apt)"
+    message = f"program {name!r} is not installed ({installed_by})"
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(message)
     pytest.skip(message)

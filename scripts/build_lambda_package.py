@@ -28,8 +28,11 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-#: The Python version of the Lambda runtime; the project's lowest supported version.
-LAMBDA_PYTHON = "3.11"
+#: The Lambda runtime's Python: the newest with long AWS support (python3.11 was deprecated on
+#: 2026-06-30; python3.13 is supported until LAMBDA_DEPRECATION). lambda_src is plain Python
+#: >= 3.11 (ruff targets py311), so it runs on every version the project supports.
+LAMBDA_PYTHON = "3.13"
+LAMBDA_DEPRECATION = "2029-06-30"
 RUNTIME = f"python{LAMBDA_PYTHON}"
 PLATFORM = "manylinux2014_x86_64"
 #: Top-level modules the AWS Lambda Python runtime provides (boto3 and its dependencies).

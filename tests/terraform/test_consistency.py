@@ -7,7 +7,7 @@ import importlib
 import inspect
 import re
 import tomllib
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import boto3
@@ -104,14 +104,18 @@ def test_the_lambda_handler_exists_and_takes_event_and_context():
     assert (ROOT / Path(*module_name.split("."))).with_suffix(".py").is_file()
 
 
-def test_the_runtime_is_the_python_the_project_supports():
+def test_the_runtime_is_a_python_the_project_supports_with_long_aws_support():
     requires = SpecifierSet(
         tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
     )
     major, minor = map(int, build.LAMBDA_PYTHON.split("."))
     assert Version(build.LAMBDA_PYTHON) in requires
-    assert Version(f"{major}.{minor - 1}") not in requires, "the Lambda runs the lowest supported"
     assert f"python{major}.{minor}" == build.RUNTIME
+    # AWS blocks creating functions on a deprecated runtime: keep a year of support ahead.
+    assert date.fromisoformat(build.LAMBDA_DEPRECATION) > date.today() + timedelta(days=365)
+    # lambda_src must not use syntax newer than the oldest supported Python (ruff checks it).
+    ruff = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["ruff"]
+    assert ruff["target-version"] == "py" + str(requires).split(">=")[1].replace(".", "")
     # Terraform takes runtime and package from the build script, so they cannot drift apart.
     platform = module("medallion_platform")
     program = platform.data("external")["collector_package"]["program"]

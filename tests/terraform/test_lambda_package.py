@@ -9,6 +9,7 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -45,6 +46,42 @@ def package(tmp_path_factory) -> Path:
 
 def third_party_imports() -> set[str]:
     """Top-level modules imported anywhere in lambda_src that are neither stdlib nor ours."""
+    return imported_modules() - set(sys.stdlib_module_names) - set(build.SOURCE_PACKAGES)
+
+
+#: Standard-library modules removed between Python 3.11 and the Lambda's 3.13 (PEP 594, 632).
+REMOVED_BY_313 = frozenset(
+    {
+        "aifc",
+        "asynchat",
+        "asyncore",
+        "audioop",
+        "cgi",
+        "cgitb",
+        "chunk",
+        "crypt",
+        "distutils",
+        "imghdr",
+        "imp",
+        "lib2to3",
+        "mailcap",
+        "msilib",
+        "nis",
+        "nntplib",
+        "ossaudiodev",
+        "pipes",
+        "smtpd",
+        "sndhdr",
+        "spwd",
+        "sunau",
+        "telnetlib",
+        "uu",
+        "xdrlib",
+    }
+)
+
+
+def imported_modules() -> set[str]:
     names = set()
     for path in build.source_files():
         for node in ast.walk(ast.parse(path.read_text())):
@@ -52,7 +89,11 @@ def third_party_imports() -> set[str]:
                 names |= {a.name.split(".")[0] for a in node.names}
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 names.add(node.module.split(".")[0])
-    return names - set(sys.stdlib_module_names) - set(build.SOURCE_PACKAGES)
+    return names
+
+
+def test_lambda_src_imports_nothing_the_lambda_python_removed():
+    assert not imported_modules() & REMOVED_BY_313
 
 
 def test_the_package_holds_everything_the_handler_imports(package):
@@ -129,9 +170,22 @@ print(json.dumps({"result": result, "isolated": isolated,
 """
 
 
+def lambda_python() -> str:
+    """The Lambda's Python version if this machine has it, else the project's interpreter (the
+    code is plain Python >= 3.11, so the package's completeness is proven either way)."""
+    candidate = shutil.which(f"python{build.LAMBDA_PYTHON}")
+    if candidate:
+        probe = subprocess.run([candidate, "-c", "pass"], capture_output=True, check=False)
+        if probe.returncode == 0:
+            return candidate
+    return sys.executable
+
+
 def test_the_handler_runs_from_the_unzipped_package_against_s3(package, moto_server, tmp_path):
     s3 = boto3.client("s3", endpoint_url=moto_server)
     s3.create_bucket(Bucket=BUCKET)
+    python = lambda_python()
+    print(f"running the handler with {python}")
     env = {
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": f"{package}{os.pathsep}{runtime_shim(tmp_path)}",
@@ -146,7 +200,7 @@ def test_the_handler_runs_from_the_unzipped_package_against_s3(package, moto_ser
         **lambda_environment(),
     }
     proc = subprocess.run(
-        [sys.executable, "-S", "-c", RUN_HANDLER],
+        [python, "-S", "-c", RUN_HANDLER],
         env=env,
         cwd=tmp_path,
         capture_output=True,

@@ -48,7 +48,7 @@ def test_the_layout_is_modules_and_two_environments():
 @pytest.mark.parametrize("folder", ALL_MODULES, ids=ids(ALL_MODULES))
 def test_terraform_and_provider_versions_are_pinned(folder):
     m = Module(folder)
-    assert m.terraform["required_version"].startswith(">= 1.10"), "use_lockfile needs 1.10"
+    assert m.terraform["required_version"].startswith(">= 1.11"), "use_lockfile is GA in 1.11"
     declared = {}
     for block in m.terraform["required_providers"]:
         declared.update(block)

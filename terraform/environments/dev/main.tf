@@ -45,5 +45,6 @@ module "medallion" {
   }
 
   dagster_trusted_principal_arns = var.dagster_trusted_principal_arns
+  build_python                   = var.build_python
   alarm_actions                  = var.alarm_topic_arn == null ? [] : [var.alarm_topic_arn]
 }

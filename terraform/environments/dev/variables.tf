@@ -52,6 +52,7 @@ variable "dagster_trusted_principal_arns" {
   description = "Principals that may assume the Dagster role (your user or SSO role). Empty: this account's principals that IAM allows."
   type        = list(string)
   default     = []
+  nullable    = false
   validation {
     condition     = alltrue([for arn in var.dagster_trusted_principal_arns : can(regex("^arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:", arn))])
     error_message = "dagster_trusted_principal_arns must be IAM principal ARNs."
@@ -65,5 +66,15 @@ variable "alarm_topic_arn" {
   validation {
     condition     = var.alarm_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:", var.alarm_topic_arn))
     error_message = "alarm_topic_arn must be an SNS topic ARN or null."
+  }
+}
+
+variable "build_python" {
+  description = "Python interpreter (>= 3.11, with pip and PyPI access) that builds the Lambda package during plan."
+  type        = string
+  default     = "python3"
+  validation {
+    condition     = length(trimspace(var.build_python)) > 0
+    error_message = "build_python must name a Python interpreter, e.g. python3."
   }
 }

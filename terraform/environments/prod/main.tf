@@ -28,7 +28,7 @@ module "medallion" {
   }
 
   queue = {
-    retention_seconds    = 1209600 # 14 days: a long sensor outage loses nothing
+    retention_seconds    = 604800 # 7 days (then 7 more in the dead-letter queue)
     max_receive_count    = 5
     oldest_alarm_seconds = 1800
   }
@@ -47,5 +47,6 @@ module "medallion" {
   }
 
   dagster_trusted_principal_arns = var.dagster_trusted_principal_arns
+  build_python                   = var.build_python
   alarm_actions                  = var.alarm_topic_arn == null ? [] : [var.alarm_topic_arn]
 }

@@ -49,12 +49,12 @@ variable "batch_size" {
 }
 
 variable "dagster_trusted_principal_arns" {
-  description = "Principals that may assume the Dagster role (your user or SSO role). Empty: this account's principals that IAM allows."
+  description = "Principals that may assume the Dagster role (the role your Dagster deployment or operators use). Required in prod."
   type        = list(string)
-  default     = []
+  nullable    = false
   validation {
-    condition     = alltrue([for arn in var.dagster_trusted_principal_arns : can(regex("^arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:", arn))])
-    error_message = "dagster_trusted_principal_arns must be IAM principal ARNs."
+    condition     = length(var.dagster_trusted_principal_arns) > 0 && alltrue([for arn in var.dagster_trusted_principal_arns : can(regex("^arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:", arn))])
+    error_message = "prod needs at least one trusted principal: IAM principal ARNs, e.g. [\"arn:aws:iam::123456789012:role/dagster\"]."
   }
 }
 
@@ -82,7 +82,17 @@ variable "kms_key_arn" {
   type        = string
   default     = null
   validation {
-    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:", var.kms_key_arn))
-    error_message = "kms_key_arn must be a KMS key ARN or null."
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/", var.kms_key_arn))
+    error_message = "kms_key_arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>; IAM ignores alias ARNs) or null."
+  }
+}
+
+variable "build_python" {
+  description = "Python interpreter (>= 3.11, with pip and PyPI access) that builds the Lambda package during plan."
+  type        = string
+  default     = "python3"
+  validation {
+    condition     = length(trimspace(var.build_python)) > 0
+    error_message = "build_python must name a Python interpreter, e.g. python3."
   }
 }

@@ -26,6 +26,11 @@ data "aws_iam_policy_document" "scheduler" {
     actions   = ["lambda:InvokeFunction"]
     resources = [aws_lambda_function.collector.arn]
   }
+  statement {
+    sid       = "ReportUndeliveredInvocations"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.failures.arn]
+  }
 }
 
 resource "aws_iam_role_policy" "scheduler" {
@@ -54,5 +59,11 @@ resource "aws_scheduler_schedule" "collector" {
       maximum_retry_attempts       = 3
       maximum_event_age_in_seconds = 3600
     }
+    dead_letter_config {
+      arn = aws_sqs_queue.failures.arn
+    }
   }
+
+  # the schedule's first invocation must find its permission in place
+  depends_on = [aws_iam_role_policy.scheduler]
 }

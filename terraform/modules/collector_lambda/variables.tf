@@ -2,8 +2,8 @@ variable "name" {
   description = "Function name (the environment prefixes it with project and environment)."
   type        = string
   validation {
-    condition     = can(regex("^[A-Za-z0-9_-]{1,56}$", var.name))
-    error_message = "name must be 1-56 letters, digits, '-' or '_'."
+    condition     = can(regex("^[A-Za-z0-9_-]{1,54}$", var.name))
+    error_message = "name must be 1-54 letters, digits, '-' or '_' (role names append '-scheduler', IAM allows 64)."
   }
 }
 
@@ -134,6 +134,7 @@ variable "alarm_actions" {
   description = "ARNs notified when the errors alarm fires. Empty: the alarm shows in the console only."
   type        = list(string)
   default     = []
+  nullable    = false
 }
 
 variable "tracing_mode" {

@@ -11,6 +11,7 @@ variable "trusted_principal_arns" {
   description = "IAM principals allowed to assume the role (your user or SSO role, a CI role, an ECS task role). Empty: any principal of this account that IAM allows to assume it."
   type        = list(string)
   default     = []
+  nullable    = false
   validation {
     condition     = alltrue([for arn in var.trusted_principal_arns : can(regex("^arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:", arn))])
     error_message = "trusted_principal_arns must be IAM principal ARNs."

@@ -21,8 +21,8 @@ variable "kms_key_arn" {
   type        = string
   default     = null
   validation {
-    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:", var.kms_key_arn))
-    error_message = "kms_key_arn must be a KMS key ARN or null."
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/", var.kms_key_arn))
+    error_message = "kms_key_arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>; IAM ignores alias ARNs) or null."
   }
 }
 
@@ -49,8 +49,8 @@ variable "transition_to_glacier_ir_days" {
   description = "Days after which landing files move to GLACIER_IR (still instant retrieval: bronze rebuilds read them directly)."
   type        = number
   validation {
-    condition     = var.transition_to_glacier_ir_days >= 90
-    error_message = "transition_to_glacier_ir_days must be at least 90."
+    condition     = var.transition_to_glacier_ir_days >= max(90, var.transition_to_ia_days + 30)
+    error_message = "transition_to_glacier_ir_days must be at least 90 and 30 days after the STANDARD_IA transition (S3 rejects less)."
   }
 }
 
@@ -92,8 +92,8 @@ variable "message_retention_seconds" {
   description = "How long an unread notification stays in the queue."
   type        = number
   validation {
-    condition     = var.message_retention_seconds >= 3600 && var.message_retention_seconds <= 1209600
-    error_message = "message_retention_seconds must be between 1 hour and 14 days."
+    condition     = var.message_retention_seconds >= 3600 && var.message_retention_seconds <= 604800
+    error_message = "message_retention_seconds must be between 1 hour and 7 days: a message keeps its enqueue time in the 14-day dead-letter queue, which needs time left to inspect it."
   }
 }
 
@@ -119,4 +119,5 @@ variable "alarm_actions" {
   description = "ARNs notified when an alarm fires (e.g. an SNS topic). Empty: the alarms show in the console only."
   type        = list(string)
   default     = []
+  nullable    = false
 }

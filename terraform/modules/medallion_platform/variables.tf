@@ -77,12 +77,14 @@ variable "dagster_trusted_principal_arns" {
   description = "Principals allowed to assume the Dagster role; empty: this account's principals that IAM allows."
   type        = list(string)
   default     = []
+  nullable    = false
 }
 
 variable "alarm_actions" {
   description = "ARNs (e.g. an SNS topic) notified by the alarms."
   type        = list(string)
   default     = []
+  nullable    = false
 }
 
 variable "build_python" {

@@ -58,6 +58,7 @@ def run_sensor_once(
                 instance=instance,
                 tags=tags,
                 run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+                raise_on_error=False,  # like the daemon: a failed run is reported, not raised
             )
         )
     return results, data.cursor or cursor, list(data.run_requests or [])

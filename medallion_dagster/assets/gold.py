@@ -8,6 +8,8 @@ import dagster as dg
 import pandas as pd
 
 from lambda_src.contract import TYPE_SIGNS
+from medallion_dagster.reconciliation import QUARANTINE_SUMMARY
+from medallion_dagster.warehouse import Warehouse
 
 CUSTOMER_SUMMARY_COLUMNS = {
     "customer_id": "Customer",
@@ -118,4 +120,43 @@ def daily_revenue(transactions: pd.DataFrame) -> pd.DataFrame:
     return build_daily_revenue(transactions)
 
 
-gold_assets = [customer_summary, daily_revenue]
+QUARANTINE_SUMMARY_COLUMNS = {
+    "batch_date": "Batch date (partition) of the rejected records",
+    "entity": "transactions, customers or transaction_types",
+    "rule": "The rule they broke (docs/ARCHITECTURE.md)",
+    "rejected": "Records rejected for this rule on this day",
+    "resolved": "Of those, records whose key is in silver now (fixed and re-landed, or a "
+    "duplicate counted once elsewhere)",
+    "open": "rejected - resolved: still to be fixed at the source",
+}
+
+
+@dg.asset(
+    key=["gold", "quarantine_summary"],
+    group_name="gold",
+    kinds={"sqlite", "sql"},
+    deps=[
+        dg.AssetKey(["silver", name])
+        for name in (
+            "transactions",
+            "transactions_quarantine",
+            "customers",
+            "customers_quarantine",
+            "transaction_types",
+            "transaction_types_quarantine",
+        )
+    ],
+    description="Rejections per batch date, entity and rule, and how many are resolved "
+    "(their key reached silver later). Computed in SQL inside the warehouse.",
+    metadata={"dagster/column_schema": _schema(QUARANTINE_SUMMARY_COLUMNS)},
+)
+def quarantine_summary(warehouse: Warehouse) -> pd.DataFrame:
+    df = warehouse.query(QUARANTINE_SUMMARY)
+    df = df.astype({"rejected": "Int64", "resolved": "Int64"})
+    df["open"] = df["rejected"] - df["resolved"]
+    return df.astype({"batch_date": "str", "entity": "str", "rule": "str"})[
+        list(QUARANTINE_SUMMARY_COLUMNS)
+    ]
+
+
+gold_assets = [customer_summary, daily_revenue, quarantine_summary]

@@ -24,7 +24,7 @@ def test_three_groups_with_every_table():
             "silver/transactions",
             "silver/transactions_quarantine",
         },
-        "gold": {"gold/customer_summary", "gold/daily_revenue"},
+        "gold": {"gold/customer_summary", "gold/daily_revenue", "gold/quarantine_summary"},
     }
 
 

@@ -94,3 +94,46 @@ def test_sums_fail_loudly_instead_of_wrapping_around():
     )
     with pytest.raises(OverflowError, match="exceeds the 64-bit integer range"):
         build_daily_revenue(tx)
+
+
+def test_a_fixed_and_relanded_record_is_summarised_as_resolved(
+    local_defs, instance, landing_dir, warehouse, today
+):
+    """Quarantine with reasons, replaced with its partition; the gold summary per day and rule
+    shows a record that was fixed and re-landed later as resolved."""
+    from medallion_dagster.demo import run_sensor_once
+    from tests.conftest import TX_HEADER, put_local
+
+    day = today.isoformat()
+    bad = f"t1,c1,{day}T10:00:00Z,12.5.0,USD,purchase\nt2,c1,{day}T11:00:00Z,5.00,USD,purchase\n"
+    put_local(landing_dir, f"transactions/dt={day}/20260101T000000000000Z-a.csv", TX_HEADER + bad)
+    assert all(r.success for r in run_sensor_once(local_defs, instance, log_level="ERROR")[0])
+    summary = warehouse.query("SELECT * FROM gold.quarantine_summary")
+    assert summary.to_dict("records") == [
+        {
+            "batch_date": day,
+            "entity": "transactions",
+            "rule": "amount_invalid",
+            "rejected": 1,
+            "resolved": 0,
+            "open": 1,
+        }
+    ]
+    quarantined = warehouse.query("SELECT * FROM silver.transactions_quarantine")
+    row = quarantined.iloc[0]
+    assert (row["rule"], row["_line"], row["_source_key"]) == (
+        "amount_invalid",
+        1,
+        f"transactions/dt={day}/20260101T000000000000Z-a.csv",
+    )
+    assert row["quarantined_at"] and "12.5.0" in row["record"]
+
+    fixed = f"t1,c1,{day}T10:00:00Z,12.50,USD,purchase\n"
+    put_local(landing_dir, f"transactions/dt={day}/20260101T010000000000Z-b.csv", TX_HEADER + fixed)
+    assert all(r.success for r in run_sensor_once(local_defs, instance, log_level="ERROR")[0])
+    summary = warehouse.query("SELECT rejected, resolved, open FROM gold.quarantine_summary")
+    assert summary.to_dict("records") == [{"rejected": 1, "resolved": 1, "open": 0}]
+    # the partition's quarantine was replaced with it, not appended to
+    assert warehouse.row_count("silver", "transactions_quarantine") == 1
+    amounts = warehouse.query("SELECT transaction_id, amount_minor FROM silver.transactions")
+    assert sorted(map(tuple, amounts.values.tolist())) == [("t1", 1250), ("t2", 500)]

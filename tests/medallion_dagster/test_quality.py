@@ -1,0 +1,271 @@
+"""Asset checks on every silver and gold table: they pass on the real pipeline's data, each fails
+on the fault it guards against (with masked examples), and a failed blocking check stops gold."""
+
+import json
+import sqlite3
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+import pytest
+
+from lambda_src.handler import handler
+from medallion_dagster.definitions import build_definitions
+from medallion_dagster.demo import run_sensor_once
+from medallion_dagster.quality import EXPECTATIONS, mask_email, mask_name
+from tests.conftest import WIDE
+
+
+@pytest.fixture
+def days(recent_days):
+    return [d.isoformat() for d in recent_days]
+
+
+@pytest.fixture
+def loaded(landing_dir, local_zone, warehouse, instance, days):
+    """Three days landed by the Lambda (10 % dirty records) and run through the pipeline."""
+    for i, day in enumerate(days):
+        handler({"batch_date": day, "batch_id": f"q{i}", "batch_size": 60, "dirty_rate": 0.1}, None)
+    defs = build_definitions(landing_zone=local_zone, warehouse=warehouse, discovery=WIDE)
+    results, _, _ = run_sensor_once(defs, instance, log_level="ERROR")
+    assert len(results) == 3 and all(r.success for r in results)
+    return defs, results
+
+
+def evaluations(result) -> dict[str, dg.AssetCheckEvaluation]:
+    return {
+        f"{e.asset_key.to_user_string()}:{e.check_name}": e
+        for e in result.get_asset_check_evaluations()
+    }
+
+
+def run_checks(defs, instance) -> dict[str, dg.AssetCheckEvaluation]:
+    """The checks-only job over the whole warehouse."""
+    result = defs.resolve_job_def("medallion_checks").execute_in_process(
+        instance=instance, raise_on_error=False
+    )
+    return evaluations(result)
+
+
+def sql(warehouse, layer: str, statement: str, params=()) -> None:
+    with sqlite3.connect(warehouse.layer_file(layer)) as conn:
+        changed = conn.execute(statement, params).rowcount
+    assert changed, f"the fault was not injected: {statement}"
+
+
+def test_every_silver_and_gold_table_has_checks(local_defs):
+    checked = {e.asset_key for e in EXPECTATIONS}
+    tables = {k for k in local_defs.resolve_all_asset_keys() if k.path[0] in ("silver", "gold")}
+    assert tables <= checked
+    severities = {e.severity for e in EXPECTATIONS}
+    assert severities == {dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN}
+
+
+def test_the_checks_pass_on_the_pipelines_own_data(loaded):
+    _, results = loaded
+    for result in results:
+        found = evaluations(result)
+        assert len(found) == len(EXPECTATIONS) + 1  # + the freshness check
+        failed = {k: e.metadata for k, e in found.items() if not e.passed}
+        # freshness may warn while earlier days are still queued in the same sensor tick
+        assert set(failed) <= {"silver/transactions:recent_partitions_fresh"}, failed
+
+
+def test_the_checks_job_passes_on_a_consistent_warehouse(loaded, instance):
+    defs, _ = loaded
+    found = run_checks(defs, instance)
+    found.pop("silver/transactions:recent_partitions_fresh")  # clock-dependent: tested below
+    assert all(e.passed for e in found.values()), [k for k, e in found.items() if not e.passed]
+
+
+FAULTS = {
+    "silver/transactions:transaction_id_unique": (
+        "silver",
+        "INSERT INTO transactions SELECT * FROM transactions LIMIT 1",
+    ),
+    "silver/transactions:required_columns_present": (
+        "silver",
+        "UPDATE transactions SET customer_id = NULL "
+        "WHERE rowid = (SELECT min(rowid) FROM transactions)",
+    ),
+    "silver/transactions:accepted_values": (
+        "silver",
+        "UPDATE transactions SET currency = 'XXX' "
+        "WHERE rowid = (SELECT min(rowid) FROM transactions)",
+    ),
+    "silver/transactions:amounts_positive_signed_by_type": (
+        "silver",
+        "UPDATE transactions SET revenue_minor = -revenue_minor "
+        "WHERE rowid = (SELECT min(rowid) FROM transactions WHERE revenue_minor != 0)",
+    ),
+    "silver/transactions:customer_exists": (
+        "silver",
+        "DELETE FROM customers WHERE customer_id = (SELECT customer_id FROM transactions LIMIT 1)",
+    ),
+    "silver/transactions_quarantine:every_rejection_explained": (
+        "silver",
+        "UPDATE transactions_quarantine SET rule = '' "
+        "WHERE rowid = (SELECT min(rowid) FROM transactions_quarantine)",
+    ),
+    "silver/customers:email_has_at_sign": (
+        "silver",
+        "UPDATE customers SET email = 'jane.doe.example.com' "
+        "WHERE rowid = (SELECT min(rowid) FROM customers)",
+    ),
+    "silver/transaction_types:contract_types_and_signs": (
+        "silver",
+        "UPDATE transaction_types SET revenue_sign = 1 WHERE type_name = 'refund'",
+    ),
+    "gold/daily_revenue:reconciles_with_silver": (
+        "gold",
+        "UPDATE daily_revenue SET amount_minor = amount_minor + 1 "
+        "WHERE rowid = (SELECT min(rowid) FROM daily_revenue)",
+    ),
+    "gold/customer_summary:reconciles_with_silver": (
+        "gold",
+        "UPDATE customer_summary SET net_revenue_minor = net_revenue_minor + 1 "
+        "WHERE rowid = (SELECT max(rowid) FROM customer_summary)",
+    ),
+    "gold/quarantine_summary:reconciles_with_quarantine": (
+        "gold",
+        "UPDATE quarantine_summary SET rejected = rejected + 1 "
+        "WHERE rowid = (SELECT min(rowid) FROM quarantine_summary)",
+    ),
+}
+
+
+@pytest.mark.parametrize("check", sorted(FAULTS))
+def test_each_check_fails_on_the_fault_it_guards(loaded, instance, warehouse, check):
+    defs, _ = loaded
+    layer, statement = FAULTS[check]
+    sql(warehouse, layer, statement)
+    found = run_checks(defs, instance)
+    failing = found[check]
+    assert not failing.passed
+    assert failing.metadata["failing_rows"].value >= 1
+    assert "examples" in failing.metadata
+
+
+def test_one_corrupted_gold_row_fails_reconciliation(loaded, instance, warehouse):
+    """Issue: corrupt one gold row and see the reconciliation fail, to the cent."""
+    defs, _ = loaded
+    sql(
+        warehouse,
+        "gold",
+        "UPDATE daily_revenue SET revenue_minor = revenue_minor + 1 "
+        "WHERE rowid = (SELECT min(rowid) FROM daily_revenue WHERE transaction_type = 'purchase')",
+    )
+    found = run_checks(defs, instance)
+    check = found["gold/daily_revenue:reconciles_with_silver"]
+    assert not check.passed and check.metadata["failing_rows"].value == 1
+    assert found["gold/customer_summary:reconciles_with_silver"].passed
+
+
+def test_one_dropped_silver_row_fails_against_manifests_and_gold(loaded, instance, warehouse):
+    """Issue: drop one silver row and see the checks fail (manifests, and gold built before)."""
+    defs, _ = loaded
+    sql(
+        warehouse,
+        "silver",
+        "DELETE FROM transactions WHERE rowid = (SELECT min(rowid) FROM transactions)",
+    )
+    found = run_checks(defs, instance)
+    manifests = found["silver/transactions:reconciles_with_manifests"]
+    assert not manifests.passed
+    examples = manifests.metadata["examples"].value
+    assert "transactions.valid" in examples and "transactions.accounted" in examples
+    assert not found["gold/daily_revenue:reconciles_with_silver"].passed
+    assert not found["gold/customer_summary:reconciles_with_silver"].passed
+
+
+def test_examples_mask_emails_and_names(loaded, instance, warehouse):
+    defs, _ = loaded
+    with sqlite3.connect(warehouse.layer_file("silver")) as conn:
+        name, email = conn.execute("SELECT name, email FROM customers LIMIT 1").fetchone()
+    sql(
+        warehouse,
+        "silver",
+        "UPDATE customers SET email = replace(email, '@', ' at ') WHERE email = ?",
+        (email,),
+    )
+    examples = (
+        run_checks(defs, instance)["silver/customers:email_has_at_sign"].metadata["examples"].value
+    )
+    assert email.split("@")[0] not in examples and name not in examples
+    assert mask_name(name) in examples
+
+
+def test_masking():
+    assert mask_email("jane.doe@example.com") == "j***@example.com"
+    assert mask_email("no-at-sign") == "n***"
+    assert mask_name("Jane Q. Doe") == "J*** Q*** D***"
+    assert mask_email(None) is None and mask_name(None) is None
+
+
+def test_a_failed_blocking_check_stops_gold(landing_dir, local_zone, warehouse, instance, days):
+    """The producer's control totals disagree with what arrived: silver's blocking
+    reconciliation fails, the run fails, and gold is not written from that silver."""
+    handler({"batch_date": days[0], "batch_id": "good", "batch_size": 40}, None)
+    defs = build_definitions(landing_zone=local_zone, warehouse=warehouse, discovery=WIDE)
+    results, cursor, _ = run_sensor_once(defs, instance, log_level="CRITICAL")
+    assert all(r.success for r in results)
+    gold_before = warehouse.query("SELECT * FROM gold.daily_revenue")
+    result = handler({"batch_date": days[1], "batch_id": "tampered", "batch_size": 40}, None)
+    manifest_path = landing_dir / result["manifest_key"]
+    manifest = json.loads(manifest_path.read_text())
+    manifest["control_totals"]["transactions"]["valid"] += 1  # the producer claims one more
+    manifest_path.write_text(json.dumps(manifest))
+    results, _, _ = run_sensor_once(defs, instance, cursor, log_level="CRITICAL")
+    [run] = results
+    assert not run.success
+    found = evaluations(run)
+    assert not found["silver/transactions:reconciles_with_manifests"].passed
+    materialized = {e.asset_key.to_user_string() for e in run.get_asset_materialization_events()}
+    assert "silver/transactions" in materialized
+    assert not {k for k in materialized if k.startswith("gold/")}
+    assert warehouse.query("SELECT * FROM gold.daily_revenue").equals(gold_before)
+
+
+def test_partitioned_runs_check_their_own_partitions(loaded, instance, warehouse, days):
+    """A fault in another partition is not this run's: the run's scoped checks pass; the
+    checks job over the whole warehouse fails."""
+    defs, _ = loaded
+    sql(
+        warehouse,
+        "silver",
+        "UPDATE transactions SET currency = 'XXX' WHERE rowid = "
+        "(SELECT min(rowid) FROM transactions WHERE _partition = ?)",
+        (days[0],),
+    )
+    rerun = defs.resolve_job_def("medallion_daily").execute_in_process(
+        instance=instance, partition_key=days[2]
+    )
+    check = evaluations(rerun)["silver/transactions:accepted_values"]
+    assert check.passed and check.metadata["scope"].value == days[2]
+    everything = run_checks(defs, instance)["silver/transactions:accepted_values"]
+    assert not everything.passed and everything.metadata["scope"].value == "all partitions"
+
+
+def test_freshness_names_the_missing_days(instance, days):
+    from medallion_dagster.quality import FRESH_DAYS, missing_recent_partitions
+
+    now = datetime.now(UTC).replace(hour=12)
+    missing = missing_recent_partitions(instance, now)
+    expected = [(now.date() - timedelta(days=n)).isoformat() for n in range(1, FRESH_DAYS + 1)]
+    assert missing == sorted(expected)
+
+
+def test_architecture_lists_every_check_with_its_severity():
+    from tests.terraform.conftest import ROOT
+
+    doc = (ROOT / "docs" / "ARCHITECTURE.md").read_text()
+    rows = [
+        line
+        for line in doc.splitlines()
+        if line.startswith("| `silver.") or line.startswith("| `gold.")
+    ]
+    for e in EXPECTATIONS:
+        table = "silver.<entity>_quarantine" if e.table.endswith("_quarantine") else e.table
+        assert any(
+            f"`{table}`" in row and f"`{e.name}`" in row and f"| {e.severity.value} |" in row
+            for row in rows
+        ), f"docs/ARCHITECTURE.md does not list {e.table}:{e.name} ({e.severity.value})"

@@ -5,7 +5,7 @@ logged, never raised: alerting must not break the daemon.
 """
 
 import json
-import urllib.error
+import threading
 import urllib.request
 
 import dagster as dg
@@ -34,12 +34,29 @@ class Alerter(dg.ConfigurableResource):
             headers={"Content-Type": "application/json"},
             method="POST",
         )
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout_seconds) as response:
-                return 200 <= response.status < 300
-        except (urllib.error.URLError, OSError, ValueError) as e:
-            log.warning(f"alert webhook failed: {e}")
+        outcome: list = []
+
+        def post() -> None:
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout_seconds) as response:
+                    outcome.append(response.status)
+            except Exception as e:  # any failure of the webhook is logged, never raised
+                outcome.append(e)
+
+        # urlopen's timeout bounds each socket read, not the request: bound the whole POST.
+        worker = threading.Thread(target=post, daemon=True, name="alert-webhook")
+        worker.start()
+        worker.join(self.timeout_seconds * 2)
+        if not outcome:
+            log.warning(f"alert webhook failed: no answer within {self.timeout_seconds * 2:g} s")
             return False
+        if isinstance(outcome[0], Exception):
+            log.warning(f"alert webhook failed: {outcome[0]!r}")
+            return False
+        if not 200 <= outcome[0] < 300:
+            log.warning(f"alert webhook failed: HTTP {outcome[0]}")
+            return False
+        return True
 
 
 def alerter_from_env() -> Alerter:

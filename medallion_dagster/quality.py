@@ -114,8 +114,9 @@ def explained(table: str, scoped: bool = False) -> Expectation:
 
 def _manifest_mismatches(warehouse, zone, partitions) -> pd.DataFrame:
     days = partitions
-    if days is None:
-        days = warehouse.query("SELECT DISTINCT _partition AS d FROM silver.transactions")["d"]
+    if days is None:  # everything: every day with data or with a manifest (data never arrived)
+        held = warehouse.query("SELECT DISTINCT _partition AS d FROM silver.transactions")["d"]
+        days = sorted(set(held) | reconciliation.manifest_days(zone))
     return reconciliation.manifest_mismatches(zone, warehouse, list(days))
 
 

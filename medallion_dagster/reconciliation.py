@@ -5,6 +5,7 @@ that built silver and gold, so a fault in that code cannot hide itself.
 """
 
 import json
+import re
 
 import pandas as pd
 
@@ -78,13 +79,14 @@ WHERE j.n IS NOT j.transaction_count OR j.gross IS NOT j.gross_revenue_minor
 QUARANTINE_SUMMARY = """
 WITH q AS (
     SELECT _partition AS batch_date, 'transactions' AS entity, rule,
-           trim(json_extract(record, '$.transaction_id')) AS record_key
+           medallion_strip(json_extract(record, '$.transaction_id')) AS record_key
     FROM silver.transactions_quarantine
     UNION ALL
-    SELECT _batch_date, 'customers', rule, trim(json_extract(record, '$.customer_id'))
+    SELECT _batch_date, 'customers', rule, medallion_strip(json_extract(record, '$.customer_id'))
     FROM silver.customers_quarantine
     UNION ALL
-    SELECT _batch_date, 'transaction_types', rule, trim(json_extract(record, '$.type_id'))
+    SELECT _batch_date, 'transaction_types', rule,
+           medallion_strip(json_extract(record, '$.type_id'))
     FROM silver.transaction_types_quarantine
 )
 SELECT batch_date, entity, rule, count(*) AS rejected,
@@ -104,44 +106,91 @@ ORDER BY batch_date, entity, rule
 
 def manifests(zone: LandingZone, day: str) -> list[tuple[str, dict]]:
     """(key, manifest) for every readable manifest of a batch date; unreadable ones are skipped
-    (the manifest is the producer's claim, not data)."""
+    (the manifest is the producer's claim, not data). Fields of the wrong type read as absent."""
     out = []
     for obj in zone.list_objects(f"_manifests/dt={day}/"):
         if not obj.key.endswith(".json"):
             continue
         try:
             manifest = json.loads(zone.read(obj.key))
-            if isinstance(manifest, dict) and isinstance(manifest.get("files"), list):
-                out.append((obj.key, manifest))
         except (ValueError, OSError):
             continue
+        if isinstance(manifest, dict) and isinstance(manifest.get("files"), list):
+            out.append((obj.key, manifest))
     return out
 
 
-def _count_by_key(warehouse: Warehouse, table: str, keys: list[str]) -> dict[str, int]:
+def manifest_days(zone: LandingZone) -> set[str]:
+    """Batch dates that have manifests (a day whose data files never arrived included)."""
+    days = set()
+    for obj in zone.list_objects("_manifests/"):
+        match = re.match(r"_manifests/dt=(\d{4}-\d{2}-\d{2})/", obj.key)
+        if match:
+            days.add(match.group(1))
+    return days
+
+
+def _int(value) -> int | None:
+    """A count from a manifest: an int (or integral text); anything else is absent."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"-?\d{1,18}", value.strip()):
+        return int(value)
+    return None
+
+
+def _dict(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _tx_totals(manifest: dict) -> dict:
+    return _dict(_dict(manifest.get("control_totals")).get("transactions"))
+
+
+#: Bronze's marker row for an empty file: not a record anybody sent.
+NOT_A_RECORD = "NOT (_line = 0 AND {error} = 'empty file')"
+
+
+def _count_by_key(warehouse: Warehouse, table: str, keys: list[str], error: str) -> dict[str, int]:
     if not keys:
         return {}
     rows = warehouse.query(
         f"SELECT _source_key AS k, count(*) AS n FROM {table} "
-        "WHERE _source_key IN (SELECT value FROM json_each(?)) GROUP BY _source_key",
+        "WHERE _source_key IN (SELECT value FROM json_each(?)) "
+        f"AND {NOT_A_RECORD.format(error=error)} GROUP BY _source_key",
         (json.dumps(keys),),
     )
     return dict(zip(rows["k"], rows["n"], strict=True))
 
 
+#: Ids of the day's manifest files that silver accepted (rows not quarantined for breaking a
+#: rule; a duplicate of an id held elsewhere is accepted there), normalised as silver does.
+ACCEPTED_IDS = """
+    SELECT medallion_strip(b.transaction_id) FROM bronze.transactions AS b
+    WHERE b._partition = :day AND b._source_key IN (SELECT value FROM json_each(:keys))
+      AND NOT EXISTS (
+        SELECT 1 FROM silver.transactions_quarantine AS q
+        WHERE q._partition = b._partition AND q._source_key = b._source_key
+          AND q._line = b._line AND q.rule != 'duplicate_transaction_id')
+"""
+
+
 def manifest_mismatches(zone: LandingZone, warehouse: Warehouse, days: list[str]) -> pd.DataFrame:
     """Every measure where the warehouse disagrees with the producers' manifests of `days`.
 
-    Per file: `<entity>.received` — bronze holds as many rows as the manifest says it sent.
+    Per file: `<entity>.received` — bronze holds as many records as the manifest says it sent.
     Per day, over its batches (a batch delivered twice — a retried Lambda — counts once where
-    ids are concerned, every copy where rows are):
-    - `transactions.valid`: distinct valid transactions = the batches' ids found in silver
-      (in any partition: an id re-sent on a later day is counted where it first arrived);
-    - `transactions.quarantined`: rows quarantined for a rule other than duplicate_transaction_id
-      = the dirty records sent;
-    - `transactions.accounted`: records sent = silver rows from the day's files + quarantined
-      rows + exact re-sends within a batch + the rows of repeated deliveries;
+    ids are concerned, every time where rows are):
+    - `transactions.valid`: the batches' accepted ids that silver holds (in any partition and
+      file: a record re-sent on a later day, or by a retry, counts where silver keeps it);
+    - `transactions.quarantined`: rows of the day's files quarantined for a rule other than
+      duplicate_transaction_id = the dirty records sent;
+    - `transactions.accounted`: records sent = valid + quarantined + exact re-sends within a
+      batch + the valid records of repeated deliveries;
     - `<currency>/<type>.count` and `.amount_minor` = the producers' control totals.
+    Measures a manifest does not state are not checked.
     """
     rows = []
     for day in days:
@@ -150,87 +199,85 @@ def manifest_mismatches(zone: LandingZone, warehouse: Warehouse, days: list[str]
             continue
         batches: dict[tuple, list[dict]] = {}
         for _, m in found:
-            totals = m.get("control_totals", {}).get("transactions", {})
-            identity = (m.get("batch_id"), json.dumps(totals, sort_keys=True, default=str))
+            identity = (
+                str(m.get("batch_id")),
+                json.dumps(_tx_totals(m), sort_keys=True, default=str),
+            )
             batches.setdefault(identity, []).append(m)
-        files = [f for _, m in found for f in m["files"] if isinstance(f, dict) and "key" in f]
+        files = [
+            f
+            for _, m in found
+            for f in m["files"]
+            if isinstance(f, dict) and isinstance(f.get("key"), str)
+        ]
         keys = [f["key"] for f in files]
-        received = {}
+        received: dict[str, int] = {}
         for entity in ("transactions", "customers", "transaction_types"):
-            received |= _count_by_key(warehouse, f"bronze.{entity}", keys)
+            received |= _count_by_key(warehouse, f"bronze.{entity}", keys, "_parse_error")
         for f in files:
-            if received.get(f["key"], 0) != int(f.get("records", 0)):
+            expected = _int(f.get("records"))
+            if expected is not None and received.get(f["key"], 0) != expected:
                 rows.append(
                     (
                         day,
                         f"{f.get('entity')}.received",
-                        f.get("records"),
+                        expected,
                         received.get(f["key"], 0),
                         f["key"],
                     )
                 )
-        tx_keys = json.dumps([f["key"] for f in files if f.get("entity") == "transactions"])
+        tx_files = [f for f in files if f.get("entity") == "transactions"]
+        params = {"day": day, "keys": json.dumps([f["key"] for f in tx_files])}
         silver = warehouse.query(
             "SELECT currency, transaction_type, count(*) AS n, sum(amount_minor) AS amount "
-            "FROM silver.transactions WHERE transaction_id IN ("
-            "  SELECT trim(transaction_id) FROM bronze.transactions"
-            "  WHERE _partition = ? AND _source_key IN (SELECT value FROM json_each(?))"
-            ") GROUP BY 1, 2",
-            (day, tx_keys),
+            f"FROM silver.transactions WHERE transaction_id IN ({ACCEPTED_IDS}) GROUP BY 1, 2",
+            params,
         )
-        counts = warehouse.query(
-            "SELECT (SELECT count(*) FROM silver.transactions WHERE _partition = :day "
-            "        AND _source_key IN (SELECT value FROM json_each(:keys))) AS from_files, "
-            "       (SELECT count(*) FROM silver.transactions_quarantine WHERE _partition = :day "
-            "        AND _source_key IN (SELECT value FROM json_each(:keys))) AS quarantined, "
-            "       (SELECT count(*) FROM silver.transactions_quarantine WHERE _partition = :day "
-            "        AND _source_key IN (SELECT value FROM json_each(:keys)) "
-            "        AND rule != 'duplicate_transaction_id') AS invalid",
-            {"day": day, "keys": tx_keys},
-        ).iloc[0]
-        first = [
-            copies[0].get("control_totals", {}).get("transactions", {})
-            for copies in batches.values()
-        ]
-        every = [m.get("control_totals", {}).get("transactions", {}) for _, m in found]
-        repeats = [
-            c.get("control_totals", {}).get("transactions", {})
-            for copies in batches.values()
-            for c in copies[1:]
-        ]
-        records = sum(int(f.get("records", 0)) for f in files if f.get("entity") == "transactions")
+        invalid = warehouse.query(
+            "SELECT count(*) AS n FROM silver.transactions_quarantine WHERE _partition = :day "
+            "AND _source_key IN (SELECT value FROM json_each(:keys)) "
+            f"AND rule != 'duplicate_transaction_id' AND {NOT_A_RECORD.format(error='detail')}",
+            params,
+        )["n"].iloc[0]
+        first = [_tx_totals(copies[0]) for copies in batches.values()]
+        every = [_tx_totals(m) for _, m in found]
+        repeats = [_tx_totals(c) for copies in batches.values() for c in copies[1:]]
         valid = int(silver["n"].sum())
+        records = [_int(f.get("records")) for f in tx_files]
+        dirty, dups, repeated = (
+            _sum(every, "dirty"),
+            _sum(every, "duplicates"),
+            _sum(repeats, "valid"),
+        )
         measures = [
             ("transactions.valid", _sum(first, "valid"), valid),
-            ("transactions.quarantined", _sum(every, "dirty"), int(counts["invalid"])),
-            (
-                "transactions.accounted",
-                records,
-                int(counts["from_files"])
-                + int(counts["quarantined"])
-                + (_sum(every, "duplicates") or 0)
-                + (_sum(repeats, "valid") or 0),
-            ),
+            ("transactions.quarantined", dirty, int(invalid)),
         ]
-        expected: dict[tuple[str, str], list[int]] = {}
-        for totals in first:
-            for currency, by_type in (totals.get("by_currency_type") or {}).items():
-                for ttype, cell in by_type.items():
-                    acc = expected.setdefault((currency, ttype), [0, 0])
-                    acc[0] += int(cell.get("count", 0))
-                    acc[1] += int(cell.get("amount_minor", 0))
-        got = {
-            (r.currency, r.transaction_type): (int(r.n), int(r.amount)) for r in silver.itertuples()
-        }
-        for cell in sorted(set(expected) | set(got)):
-            (n_exp, a_exp), (n, a) = expected.get(cell, (0, 0)), got.get(cell, (0, 0))
-            measures.append((f"{cell[0]}/{cell[1]}.count", n_exp, n))
-            measures.append((f"{cell[0]}/{cell[1]}.amount_minor", a_exp, a))
+        if None not in records and dirty is not None and dups is not None:
+            accounted = valid + int(invalid) + dups + (repeated or 0)
+            measures.append(("transactions.accounted", sum(records), accounted))
+        stated = [_dict(t.get("by_currency_type")) for t in first if "by_currency_type" in t]
+        if stated:
+            expected_cells: dict[tuple[str, str], list[int]] = {}
+            for by_currency in stated:
+                for currency, by_type in by_currency.items():
+                    for ttype, cell in _dict(by_type).items():
+                        acc = expected_cells.setdefault((currency, ttype), [0, 0])
+                        acc[0] += _int(_dict(cell).get("count")) or 0
+                        acc[1] += _int(_dict(cell).get("amount_minor")) or 0
+            got = {
+                (r.currency, r.transaction_type): (int(r.n), int(r.amount))
+                for r in silver.itertuples()
+            }
+            for cell in sorted(set(expected_cells) | set(got)):
+                (n_exp, a_exp), (n, a) = expected_cells.get(cell, (0, 0)), got.get(cell, (0, 0))
+                measures.append((f"{cell[0]}/{cell[1]}.count", n_exp, n))
+                measures.append((f"{cell[0]}/{cell[1]}.amount_minor", a_exp, a))
         rows += [(day, n, exp, act, "") for n, exp, act in measures if exp not in (None, act)]
     return pd.DataFrame(rows, columns=["batch_date", "measure", "expected", "actual", "file"])
 
 
 def _sum(totals: list[dict], field: str) -> int | None:
-    """Sum of a control total over batches; None when no batch states it."""
-    values = [int(t[field]) for t in totals if t.get(field) is not None]
-    return sum(values) if values else None
+    """Sum of a control total over batches; None when a batch does not state it."""
+    values = [_int(t.get(field)) for t in totals]
+    return None if not values or None in values else sum(values)

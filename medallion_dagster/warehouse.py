@@ -51,6 +51,10 @@ class TableNotFoundError(WarehouseError, LookupError):
     """The table has not been materialized yet."""
 
 
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
 def quote(name: str) -> str:
     """Quote an SQL identifier (table or column name); values are never formatted into SQL."""
     if "\x00" in name:
@@ -96,6 +100,8 @@ class Warehouse(dg.ConfigurableResource):
         Path(self.path).mkdir(parents=True, exist_ok=True)
         target = str(self.layer_file(layer)) if layer else ":memory:"
         conn = sqlite3.connect(target, timeout=self.busy_timeout_seconds, isolation_level=None)
+        # Python's str.strip() in SQL: silver normalises ids with it, checks compare the same way
+        conn.create_function("medallion_strip", 1, _strip, deterministic=True)
         try:
             if layer:
                 conn.execute("PRAGMA journal_mode=WAL")

@@ -144,3 +144,52 @@ def test_only_http_urls_are_posted(caplog):
     log = Log()
     assert Alerter(webhook_url="file:///etc/passwd").send(log, "x", {}) is False
     assert log.lines[-1][0] == "warning"
+
+
+def test_a_webhook_that_answers_garbage_or_drips_is_bounded():
+    """Regressions: a non-HTTP answer raised BadStatusLine; a server dripping one header line
+    every few seconds held the sensor far past the timeout."""
+    import socket
+    import time
+
+    class Log:
+        def __init__(self):
+            self.warnings = []
+
+        def error(self, m):
+            pass
+
+        def warning(self, m):
+            self.warnings.append(m)
+
+    def serve(behaviour):
+        server = socket.socket()
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+
+        def run():
+            conn, _ = server.accept()
+            conn.recv(65536)
+            behaviour(conn)
+
+        threading.Thread(target=run, daemon=True).start()
+        return f"http://127.0.0.1:{server.getsockname()[1]}/"
+
+    def garbage(conn):
+        conn.sendall(b"HELLO\r\n\r\n")
+        conn.close()
+
+    def drip(conn):
+        conn.sendall(b"HTTP/1.1 200 OK\r\n")
+        for _ in range(30):
+            time.sleep(0.3)
+            try:
+                conn.sendall(b"X-Drip: 1\r\n")
+            except OSError:
+                return
+
+    for behaviour in (garbage, drip):
+        log = Log()
+        started = time.monotonic()
+        sent = Alerter(webhook_url=serve(behaviour), timeout_seconds=0.5).send(log, "x", {})
+        assert sent is False and log.warnings and time.monotonic() - started < 3

@@ -282,3 +282,95 @@ def test_checks_on_an_empty_warehouse_say_not_checked_and_do_not_crash(local_def
         not e.passed and e.severity == dg.AssetCheckSeverity.WARN for e in found.values()
     )
     assert all("not checked" in (e.description or "") for e in found.values())
+
+
+# --- regressions from the adversarial review: no blocking false alarm, no crash, no miss -------
+
+
+def one_day(local_zone, warehouse, instance, cursor=None):
+    defs = build_definitions(landing_zone=local_zone, warehouse=warehouse, discovery=WIDE)
+    results, cursor, _ = run_sensor_once(defs, instance, cursor, log_level="CRITICAL")
+    return defs, results, cursor
+
+
+def mismatches(local_zone, warehouse, day):
+    from medallion_dagster.reconciliation import manifest_mismatches
+
+    return manifest_mismatches(local_zone, warehouse, [day]).to_dict("records")
+
+
+def test_a_dirty_record_fixed_and_relanded_without_manifest_is_no_alarm(
+    landing_dir, local_zone, warehouse, instance, days
+):
+    result = handler({"batch_date": days[0], "batch_id": "A", "batch_size": 80, "dirty_rate": 0.1})
+    _, results, cursor = one_day(local_zone, warehouse, instance)
+    tx_file = landing_dir / next(k for k in result["keys"] if k.startswith("transactions/"))
+    lines = [json.loads(line) for line in tx_file.read_text().splitlines()]
+    quarantined = warehouse.query(
+        "SELECT _line FROM silver.transactions_quarantine WHERE rule = 'amount_invalid'"
+    )
+    fixed = dict(lines[int(quarantined["_line"].iloc[0]) - 1], amount="12.50")
+    for day in (days[0], days[1]):  # the fix lands on the same day, then on a later day
+        fix = landing_dir / f"transactions/dt={day}/20990101T000000000000Z-fix.jsonl"
+        fix.parent.mkdir(parents=True, exist_ok=True)
+        fix.write_text(json.dumps(fixed) + "\n")
+        _, results, cursor = one_day(local_zone, warehouse, instance, cursor)
+        assert all(r.success for r in results)
+        assert mismatches(local_zone, warehouse, days[0]) == []
+        if day == days[0]:
+            fix.unlink()
+
+
+def test_empty_batches_odd_whitespace_and_partial_retries_are_no_alarm(
+    landing_dir, local_zone, warehouse, instance, days
+):
+    handler({"batch_date": days[0], "batch_id": "empty", "batch_size": 0})
+    result = handler({"batch_date": days[0], "batch_id": "ws", "batch_size": 30})
+    tx_file = landing_dir / next(k for k in result["keys"] if k.startswith("transactions/"))
+    records = [json.loads(line) for line in tx_file.read_text().splitlines()]
+    records[0]["transaction_id"] += "\t\u00a0"  # silver strips Unicode whitespace
+    tx_file.write_text("".join(json.dumps(r) + "\n" for r in records))
+    retry = tx_file.with_name("20990101T000000000000Z-ws.jsonl")  # a retry died after this file
+    retry.write_text(tx_file.read_text())
+    _, results, _ = one_day(local_zone, warehouse, instance)
+    assert all(r.success for r in results)
+    assert mismatches(local_zone, warehouse, days[0]) == []
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda m: m.pop("control_totals"),
+        lambda m: m["control_totals"]["transactions"].pop("by_currency_type"),
+        lambda m: m["files"][0].pop("records"),
+        lambda m: m["files"][0].update(records=None),
+        lambda m: m["files"][0].update(records="abc"),
+        lambda m: m.update(control_totals=[]),
+        lambda m: m["control_totals"]["transactions"].update(valid="n/a"),
+        lambda m: m["files"].append("not a file entry"),
+    ],
+)
+def test_hand_written_or_malformed_manifests_check_what_they_state(
+    landing_dir, local_zone, warehouse, instance, days, edit
+):
+    result = handler({"batch_date": days[0], "batch_id": "m", "batch_size": 30})
+    path = landing_dir / result["manifest_key"]
+    manifest = json.loads(path.read_text())
+    edit(manifest)
+    path.write_text(json.dumps(manifest))
+    _, results, _ = one_day(local_zone, warehouse, instance)
+    assert all(r.success for r in results)
+    assert mismatches(local_zone, warehouse, days[0]) == []
+
+
+def test_a_manifest_whose_files_never_arrived_is_flagged(
+    landing_dir, local_zone, warehouse, instance, days
+):
+    handler({"batch_date": days[0], "batch_id": "here", "batch_size": 20})
+    result = handler({"batch_date": days[1], "batch_id": "lost", "batch_size": 20})
+    for key in result["keys"]:
+        (landing_dir / key).unlink()
+    defs, results, _ = one_day(local_zone, warehouse, instance)
+    assert len(results) == 1 and results[0].success  # no run for a day without data
+    check = run_checks(defs, instance)["silver/transactions:reconciles_with_manifests"]
+    assert not check.passed and days[1] in check.metadata["examples"].value

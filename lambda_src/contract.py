@@ -26,6 +26,22 @@ ENTITY_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
 }
 ENTITIES: tuple[str, ...] = tuple(ENTITY_COLUMNS)
+#: What each landing column means (the Dagster UI shows these as column descriptions).
+COLUMN_DESCRIPTIONS: dict[str, str] = {
+    "customer_id": "Customer key",
+    "name": "Customer name (personal data: masked in previews and check examples)",
+    "email": "Customer email (personal data: masked in previews and check examples)",
+    "location": "Customer city or region",
+    "created_at": "When the customer was created (ISO-8601)",
+    "updated_at": "When this customer record was last changed (ISO-8601); the latest wins",
+    "type_id": "Transaction type key",
+    "type_name": "One of purchase, subscription, refund, chargeback, transfer",
+    "transaction_id": "Transaction key (unique across all days)",
+    "occurred_at": "When the transaction happened (ISO-8601; UTC in silver)",
+    "amount": "Positive decimal amount in the currency's units, as landed",
+    "currency": "ISO 4217 code (USD, EUR, GBP, CHF, CAD, AUD, JPY, KWD)",
+    "transaction_type": "Type name; gives the sign of revenue",
+}
 
 # --- money ---------------------------------------------------------------------------------------
 

@@ -8,7 +8,8 @@ downstream asset loads exactly the upstream partitions Dagster maps to it, or th
 import dagster as dg
 import pandas as pd
 
-from medallion_dagster.warehouse import LAYERS, Warehouse, WarehouseError
+from medallion_dagster.masking import mask
+from medallion_dagster.warehouse import LAYERS, PARTITION_COLUMN, Warehouse, WarehouseError
 
 PREVIEW_ROWS = 5
 
@@ -68,13 +69,14 @@ class SQLiteIOManager(dg.ConfigurableIOManager):
         written = self.warehouse.write(layer, table, obj, keys, indexes=list(indexes))
         dtypes = self.warehouse.columns(layer, table)
         schema = definition.get("dagster/column_schema")
-        descriptions = (
-            {c.name: c.description for c in schema.columns if c.description} if schema else {}
-        )
+        descriptions = {
+            PARTITION_COLUMN: "Daily partition: the batch date (dt= of the landing key)",
+            **({c.name: c.description for c in schema.columns if c.description} if schema else {}),
+        }
         metadata: dict[str, object] = {
             "dagster/table_name": f"{layer}.{table}",
             "dagster/column_schema": column_schema(dtypes, descriptions),
-            "preview": dg.MetadataValue.md(markdown_preview(obj)),
+            "preview": dg.MetadataValue.md(markdown_preview(mask(obj.head(PREVIEW_ROWS)))),
         }
         if keys is None:
             metadata["dagster/row_count"] = written

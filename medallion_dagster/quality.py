@@ -23,6 +23,7 @@ import pandas as pd
 from lambda_src.contract import CURRENCY_EXPONENTS, MAX_AMOUNT_MINOR, TYPE_SIGNS
 from medallion_dagster import reconciliation
 from medallion_dagster.landing_zone import LandingZone
+from medallion_dagster.masking import mask
 from medallion_dagster.partitions import daily_partitions
 from medallion_dagster.warehouse import Warehouse
 
@@ -255,47 +256,6 @@ EXPECTATIONS: tuple[Expectation, ...] = (
         reads=("silver.transactions", "silver.customers", "silver.transaction_types"),
     ),
 )
-
-
-# --- masking -------------------------------------------------------------------------------------
-
-
-def mask_email(value) -> str | None:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return None
-    local, at, domain = str(value).partition("@")
-    return (local[:1] + "***" + at + domain) if at else str(value)[:1] + "***"
-
-
-def mask_name(value) -> str | None:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return None
-    return " ".join(w[:1] + "***" for w in str(value).split())
-
-
-def mask(df: pd.DataFrame) -> pd.DataFrame:
-    """Emails and names masked, also inside quarantined records (JSON)."""
-    out = df.astype(object).where(df.notna(), None)
-    for column in out.columns:
-        if "email" in column:
-            out[column] = out[column].map(mask_email)
-        elif "name" in column and column not in ("type_name",):
-            out[column] = out[column].map(mask_name)
-        elif column == "record":
-            out[column] = out[column].map(_mask_record)
-    return out
-
-
-def _mask_record(text):
-    try:
-        record = json.loads(text)
-    except (TypeError, ValueError):
-        return text
-    if isinstance(record, dict):
-        for key in ("email", "name", "_raw"):
-            if key in record:
-                record[key] = mask_email(record[key]) if key == "email" else mask_name(record[key])
-    return json.dumps(record, ensure_ascii=False)
 
 
 # --- the checks ----------------------------------------------------------------------------------

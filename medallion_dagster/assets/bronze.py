@@ -12,6 +12,7 @@ import dagster as dg
 import pandas as pd
 
 from lambda_src.contract import ENTITY_COLUMNS, parse_key
+from medallion_dagster.assets.common import OWNERS, SINGLE_RUN, landing_columns, layer_tags, schema
 from medallion_dagster.landing_zone import LandingObject, LandingZone
 from medallion_dagster.partitions import daily_partitions
 from medallion_dagster.readers import ParsedFile, parse
@@ -26,6 +27,13 @@ LINEAGE_COLUMNS = {
     "_line": "Record number in the file (JSON Lines: line number; 0 = the whole file)",
     "_ingested_at": "When this run read the file (UTC; audit column)",
 }
+
+
+#: Reading the landing zone may hit transient S3 errors (throttling, a dropped connection): the
+#: step is retried with backoff before the run fails (run-level retries are in dagster.yaml).
+TRANSIENT_RETRIES = dg.RetryPolicy(
+    max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
 
 
 class BronzeConfig(dg.Config):
@@ -94,13 +102,16 @@ def _bronze_asset(entity: str) -> dg.AssetsDefinition:
         key_prefix="bronze",
         group_name="bronze",
         partitions_def=daily_partitions,
-        kinds={"sqlite", "pandas"},
+        kinds={"s3", "pandas", "sqlite"},
+        owners=OWNERS,
+        tags=layer_tags("bronze"),
+        backfill_policy=SINGLE_RUN,
+        retry_policy=TRANSIENT_RETRIES,
         description=f"Raw `{entity}` records as landed (text), one partition per batch date, "
-        "with lineage columns.",
+        "with lineage columns. Rebuilt from all landing files of the day on every run.",
         metadata={
-            "dagster/column_schema": dg.TableSchema(
-                columns=[dg.TableColumn(c, "str") for c in ENTITY_COLUMNS[entity]]
-                + [dg.TableColumn(c, "str", description=d) for c, d in LINEAGE_COLUMNS.items()]
+            "dagster/column_schema": schema(
+                landing_columns(ENTITY_COLUMNS[entity]) | LINEAGE_COLUMNS
             )
         },
     )
@@ -136,6 +147,7 @@ def _bronze_asset(entity: str) -> dg.AssetsDefinition:
                     "Refusing to shrink bronze; restore the files, or re-run with "
                     "allow_missing_files: true.",
                     metadata={"missing_files": sorted(missing)},
+                    allow_retries=False,  # not transient: retrying cannot bring the files back
                 )
             file_count += len(files)
             frames.append(bronze_frame(entity, files, partition_key, ingested_at))

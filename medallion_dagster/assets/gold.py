@@ -8,6 +8,9 @@ import dagster as dg
 import pandas as pd
 
 from lambda_src.contract import TYPE_SIGNS
+from medallion_dagster.assets.common import OWNERS, SINGLE_RUN, layer_tags, schema
+from medallion_dagster.io_manager import markdown_preview
+from medallion_dagster.masking import mask
 from medallion_dagster.reconciliation import QUARANTINE_SUMMARY
 from medallion_dagster.warehouse import Warehouse
 
@@ -41,10 +44,6 @@ def checked_sums(grouped, column: str) -> pd.Series:
     if (shadow.abs() >= 2.0**63 * 0.99).any():
         raise OverflowError(f"a sum of {column} exceeds the 64-bit integer range")
     return sums
-
-
-def _schema(columns: dict[str, str]) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(c, description=d) for c, d in columns.items()])
 
 
 def _round_half_up_div(total: pd.Series, count: pd.Series) -> pd.Series:
@@ -96,28 +95,69 @@ def build_daily_revenue(transactions: pd.DataFrame) -> pd.DataFrame:
 @dg.asset(
     key=["gold", "customer_summary"],
     group_name="gold",
+    owners=OWNERS,
+    tags=layer_tags("gold"),
+    backfill_policy=SINGLE_RUN,
     kinds={"sqlite", "pandas"},
     ins={
         "transactions": dg.AssetIn(key=["silver", "transactions"]),
         "customers": dg.AssetIn(key=["silver", "customers"]),
     },
     description="Per customer and currency: counts, gross and net revenue, average amount.",
-    metadata={"dagster/column_schema": _schema(CUSTOMER_SUMMARY_COLUMNS)},
+    metadata={"dagster/column_schema": schema(CUSTOMER_SUMMARY_COLUMNS)},
 )
-def customer_summary(transactions: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:
-    return build_customer_summary(transactions, customers)
+def customer_summary(
+    transactions: pd.DataFrame, customers: pd.DataFrame
+) -> dg.Output[pd.DataFrame]:
+    summary = build_customer_summary(transactions, customers)
+    return dg.Output(
+        summary, metadata={"top_customers": dg.MetadataValue.md(top_customers(summary))}
+    )
+
+
+def top_customers(summary: pd.DataFrame, n: int = 5) -> str:
+    """Markdown: the top customers by net revenue in each currency, emails and names masked."""
+    if summary.empty:
+        return "_no transactions yet_"
+    parts = []
+    for currency, group in summary.groupby("currency", sort=True):
+        top = group.nlargest(n, "net_revenue_minor")[
+            ["customer_id", "customer_name", "email", "transaction_count", "net_revenue_minor"]
+        ]
+        parts.append(f"**{currency}**\n\n" + markdown_preview(mask(top), n))
+    return "\n\n".join(parts)
 
 
 @dg.asset(
     key=["gold", "daily_revenue"],
     group_name="gold",
+    owners=OWNERS,
+    tags=layer_tags("gold"),
+    backfill_policy=SINGLE_RUN,
     kinds={"sqlite", "pandas"},
     ins={"transactions": dg.AssetIn(key=["silver", "transactions"])},
     description="Per occurred_at day (UTC), currency and type: count, amount and signed revenue.",
-    metadata={"dagster/column_schema": _schema(DAILY_REVENUE_COLUMNS)},
+    metadata={"dagster/column_schema": schema(DAILY_REVENUE_COLUMNS)},
 )
-def daily_revenue(transactions: pd.DataFrame) -> pd.DataFrame:
-    return build_daily_revenue(transactions)
+def daily_revenue(transactions: pd.DataFrame) -> dg.Output[pd.DataFrame]:
+    revenue = build_daily_revenue(transactions)
+    return dg.Output(
+        revenue, metadata={"revenue_by_type": dg.MetadataValue.md(revenue_by_type(revenue))}
+    )
+
+
+def revenue_by_type(revenue: pd.DataFrame) -> str:
+    """Markdown: count and signed revenue (minor units) per currency and type, all days."""
+    if revenue.empty:
+        return "_no transactions yet_"
+    table = (
+        revenue.groupby(["currency", "transaction_type"], sort=True)[
+            ["transaction_count", "revenue_minor"]
+        ]
+        .sum()
+        .reset_index()
+    )
+    return markdown_preview(table, len(table))
 
 
 QUARANTINE_SUMMARY_COLUMNS = {
@@ -134,6 +174,9 @@ QUARANTINE_SUMMARY_COLUMNS = {
 @dg.asset(
     key=["gold", "quarantine_summary"],
     group_name="gold",
+    owners=OWNERS,
+    tags=layer_tags("gold"),
+    backfill_policy=SINGLE_RUN,
     kinds={"sqlite", "sql"},
     deps=[
         dg.AssetKey(["silver", name])
@@ -148,7 +191,7 @@ QUARANTINE_SUMMARY_COLUMNS = {
     ],
     description="Rejections per batch date, entity and rule, and how many are resolved "
     "(their key reached silver later). Computed in SQL inside the warehouse.",
-    metadata={"dagster/column_schema": _schema(QUARANTINE_SUMMARY_COLUMNS)},
+    metadata={"dagster/column_schema": schema(QUARANTINE_SUMMARY_COLUMNS)},
 )
 def quarantine_summary(warehouse: Warehouse) -> pd.DataFrame:
     df = warehouse.query(QUARANTINE_SUMMARY)

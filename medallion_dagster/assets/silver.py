@@ -21,6 +21,8 @@ from lambda_src.contract import (
     AmountError,
     to_minor_units,
 )
+from medallion_dagster.assets.bronze import LINEAGE_COLUMNS
+from medallion_dagster.assets.common import OWNERS, SINGLE_RUN, landing_columns, layer_tags, schema
 from medallion_dagster.partitions import daily_partitions
 from medallion_dagster.warehouse import PARTITION_COLUMN, Warehouse
 
@@ -42,6 +44,43 @@ QUARANTINE_COLUMNS = {
     "record": "The record as received, as JSON",
     "quarantined_at": "When the run rejected it (UTC; audit column)",
 }
+
+
+TRANSACTION_COLUMNS = {
+    **landing_columns(
+        ("transaction_id", "customer_id"), transaction_id="Transaction key (one row per id)"
+    ),
+    "occurred_at": "When the transaction happened (UTC)",
+    "amount_minor": "Amount in integer minor units (1999 = 19.99 USD; JPY has none, KWD 3)",
+    **landing_columns(("currency", "transaction_type")),
+    "revenue_minor": "amount_minor times the type's sign (+1, -1, or 0 for transfers)",
+    **{c: LINEAGE_COLUMNS[c] for c in ("_source_key", "_source_etag", "_line", "_ingested_at")},
+}
+CUSTOMER_COLUMNS = {
+    **landing_columns(("customer_id", "name", "email", "location")),
+    "created_at": "When the customer was created (UTC)",
+    "updated_at": "When this record was last changed (UTC); the latest wins",
+    "_source_key": LINEAGE_COLUMNS["_source_key"],
+    "_line": LINEAGE_COLUMNS["_line"],
+    "_batch_date": "Batch date of the record that won",
+}
+TYPE_COLUMNS = {
+    **landing_columns(("type_id", "type_name")),
+    "revenue_sign": "Sign the type gives revenue (the contract's)",
+    "_batch_date": "Batch date of the record that won",
+}
+QUARANTINE_SCHEMA = QUARANTINE_COLUMNS | {"_batch_date": "Batch date of the rejected record"}
+
+
+def _out(key: str, description: str, columns: dict[str, str], **metadata) -> dg.AssetOut:
+    return dg.AssetOut(
+        key=["silver", key],
+        description=description,
+        kinds={"sqlite", "pandas"},
+        owners=OWNERS,
+        tags=layer_tags("silver"),
+        metadata={"dagster/column_schema": schema(columns), **metadata},
+    )
 
 
 class Validation:
@@ -230,21 +269,22 @@ def split_transactions(
 
 @dg.multi_asset(
     outs={
-        "transactions": dg.AssetOut(
-            key=["silver", "transactions"],
-            description="Valid transactions, one row per transaction_id, amounts in integer "
-            "minor units, timestamps in UTC.",
-            kinds={"sqlite", "pandas"},
-            metadata={"medallion/indexes": ["transaction_id"]},
+        "transactions": _out(
+            "transactions",
+            "Valid transactions, one row per transaction_id, amounts in integer minor units, "
+            "timestamps in UTC.",
+            TRANSACTION_COLUMNS,
+            **{"medallion/indexes": ["transaction_id"]},
         ),
-        "transactions_quarantine": dg.AssetOut(
-            key=["silver", "transactions_quarantine"],
-            description="Rejected transaction records with the rule they broke, file and line.",
-            kinds={"sqlite", "pandas"},
+        "transactions_quarantine": _out(
+            "transactions_quarantine",
+            "Rejected transaction records with the rule they broke, file and line.",
+            QUARANTINE_SCHEMA,
         ),
     },
     ins={"bronze_transactions": dg.AssetIn(key=["bronze", "transactions"])},
     partitions_def=daily_partitions,
+    backfill_policy=SINGLE_RUN,
     group_name="silver",
 )
 def silver_transactions(
@@ -330,20 +370,21 @@ def _unpartitioned(quarantine: pd.DataFrame) -> pd.DataFrame:
     return quarantine.rename(columns={PARTITION_COLUMN: "_batch_date"})
 
 
-def _reference_asset(entity: str, build, description: str) -> dg.AssetsDefinition:
+def _reference_asset(
+    entity: str, build, description: str, columns: dict[str, str]
+) -> dg.AssetsDefinition:
     @dg.multi_asset(
         name=f"silver_{entity}",
         outs={
-            entity: dg.AssetOut(
-                key=["silver", entity], description=description, kinds={"sqlite", "pandas"}
-            ),
-            f"{entity}_quarantine": dg.AssetOut(
-                key=["silver", f"{entity}_quarantine"],
-                description=f"Rejected {entity} records with the rule they broke.",
-                kinds={"sqlite", "pandas"},
+            entity: _out(entity, description, columns),
+            f"{entity}_quarantine": _out(
+                f"{entity}_quarantine",
+                f"Rejected {entity} records with the rule they broke.",
+                QUARANTINE_SCHEMA,
             ),
         },
         ins={"bronze": dg.AssetIn(key=["bronze", entity])},
+        backfill_policy=SINGLE_RUN,
         group_name="silver",
     )
     def _asset(context: dg.AssetExecutionContext, bronze: pd.DataFrame):
@@ -356,11 +397,15 @@ def _reference_asset(entity: str, build, description: str) -> dg.AssetsDefinitio
 
 
 silver_customers = _reference_asset(
-    "customers", current_customers, "Current state per customer (latest updated_at wins)."
+    "customers",
+    current_customers,
+    "Current state per customer (latest updated_at wins).",
+    CUSTOMER_COLUMNS,
 )
 silver_transaction_types = _reference_asset(
     "transaction_types",
     current_transaction_types,
     "The transaction types and the sign each applies to revenue.",
+    TYPE_COLUMNS,
 )
 silver_assets = [silver_transactions, silver_customers, silver_transaction_types]

@@ -11,7 +11,8 @@ import pytest
 from lambda_src.handler import handler
 from medallion_dagster.definitions import build_definitions
 from medallion_dagster.demo import run_sensor_once
-from medallion_dagster.quality import EXPECTATIONS, mask_email, mask_name
+from medallion_dagster.masking import mask_email, mask_name
+from medallion_dagster.quality import EXPECTATIONS
 from tests.conftest import WIDE
 
 

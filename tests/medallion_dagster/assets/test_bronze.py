@@ -97,3 +97,37 @@ def test_a_file_too_large_to_read_is_one_error_row_not_a_crash(local_defs, landi
     df = warehouse.read("bronze", "transactions")
     assert len(df) == 1 and "file too large" in df["_parse_error"][0]
     assert df["_source_key"][0].endswith("big.csv")
+
+
+def test_a_transient_landing_error_is_retried_by_the_step(landing_dir, warehouse, instance):
+    """The step's RetryPolicy, not an ad-hoc loop: the first read fails, the retry succeeds."""
+    from medallion_dagster.definitions import build_definitions
+    from medallion_dagster.landing_zone import LocalLandingZone
+    from tests.conftest import TX_HEADER, WIDE, put_local
+
+    class FlakyZone(LocalLandingZone):
+        def read(self, key: str) -> bytes:
+            marker = landing_dir.parent / "failed-once"
+            if not marker.exists():
+                marker.touch()
+                raise ConnectionError("connection reset by peer (simulated)")
+            return super().read(key)
+
+    put_local(
+        landing_dir,
+        "transactions/dt=2026-03-01/a.csv",
+        TX_HEADER + "t1,c1,2026-03-01T10:00:00Z,1.00,USD,purchase\n",
+    )
+    defs = build_definitions(
+        landing_zone=FlakyZone(root=str(landing_dir)), warehouse=warehouse, discovery=WIDE
+    )
+    result = dg.materialize(
+        [a for a in defs.assets if "bronze" in str(a.keys)],
+        partition_key="2026-03-01",
+        instance=instance,
+        resources=defs.resources,
+    )
+    assert result.success
+    restarts = [e for e in result.all_events if e.event_type_value == "STEP_RESTARTED"]
+    assert restarts and (landing_dir.parent / "failed-once").exists()
+    assert warehouse.row_count("bronze", "transactions") == 1

@@ -19,8 +19,11 @@ def layer_tags(layer: str) -> dict[str, str]:
 
 
 def schema(columns: dict[str, str]) -> dg.TableSchema:
-    """Definition-time column docs; the IO manager adds the stored types at materialization."""
-    return dg.TableSchema(columns=[dg.TableColumn(c, description=d) for c, d in columns.items()])
+    """Definition-time column docs. The type is left empty (Dagster would say "string" for every
+    column): the IO manager records the stored types with every materialization."""
+    return dg.TableSchema(
+        columns=[dg.TableColumn(c, type="", description=d) for c, d in columns.items()]
+    )
 
 
 def landing_columns(names, **overrides: str) -> dict[str, str]:

@@ -39,7 +39,8 @@ def markdown_preview(df: pd.DataFrame, rows: int = PREVIEW_ROWS) -> str:
 
     def cell(v) -> str:
         text = "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)
-        return text.replace("|", "\\|").replace("\n", " ")[:60]
+        text = text.replace("|", "\\|").replace("\n", " ")
+        return text if len(text) <= 60 else text[:59] + "…"
 
     lines = [
         "| " + " | ".join(cell(str(c)) for c in head.columns) + " |",

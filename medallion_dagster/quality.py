@@ -335,9 +335,9 @@ def _checks_by_table() -> list[dg.AssetChecksDefinition]:
     return [_table_checks(table, expectations) for table, expectations in tables.items()]
 
 
-#: Freshness: the last FRESH_DAYS complete days (UTC) must be materialized, each by 02:00 UTC the
-#: next day. Evaluated by every run of the job — the daily schedule runs it even when no file
-#: arrived, so a day that never ran shows up.
+#: Freshness: the last FRESH_DAYS complete days (UTC) — from the first day ever materialized on —
+#: must be materialized, each by 02:00 UTC the next day. Evaluated by every run of the job: the
+#: daily schedule runs it even when no file arrived, so a day that never ran shows up.
 FRESH_DAYS = 3
 FRESH_DEADLINE_HOUR = 2
 
@@ -352,7 +352,9 @@ def missing_recent_partitions(instance: dg.DagsterInstance, now: datetime) -> li
         if last_due - timedelta(days=n) >= first
     ]
     done = instance.get_materialized_partitions(dg.AssetKey(["silver", "transactions"]))
-    return sorted(d for d in due if d not in done)
+    # Days before the pipeline's first day are not late: a new deployment starts somewhere.
+    first_done = min(done, default=None)
+    return sorted(d for d in due if d not in done and (first_done is None or d >= first_done))
 
 
 @dg.asset_check(

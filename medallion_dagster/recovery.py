@@ -49,7 +49,10 @@ def landed_days(zone: LandingZone) -> list[str]:
 
 
 def rebuild(
-    defs: dg.Definitions, instance: dg.DagsterInstance, now: datetime | None = None
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    now: datetime | None = None,
+    log_level: str = "WARNING",
 ) -> tuple[dg.ExecuteInProcessResult | None, Path | None]:
     """Rebuild every table from the landing zone in one run. Returns (result, old warehouse)."""
     zone: LandingZone = defs.resources["landing_zone"]
@@ -67,6 +70,7 @@ def rebuild(
     result = job.execute_in_process(
         instance=instance,
         tags={RANGE_START: days[0], RANGE_END: days[-1], "medallion/rebuild": "true"},
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         raise_on_error=False,
     )
     return result, moved
@@ -100,7 +104,10 @@ def backup(warehouse: Warehouse, dest: Path) -> dict[str, Path]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m medallion_dagster.recovery")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("rebuild", help="rebuild the warehouse from the landing zone (one run)")
+    rebuild_cmd = commands.add_parser(
+        "rebuild", help="rebuild the warehouse from the landing zone (one run)"
+    )
+    rebuild_cmd.add_argument("--log-level", default="WARNING", help="Dagster console log level")
     backup_cmd = commands.add_parser("backup", help="consistent online backup of the warehouse")
     backup_cmd.add_argument("dest", type=Path, help="folder to write bronze/silver/gold.db into")
     args = parser.parse_args(argv)
@@ -114,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     # recorded in the instance of DAGSTER_HOME (the UI's), when there is one
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
     with instance or dg.DagsterInstance.ephemeral() as instance:
-        result, moved = rebuild(defs, instance)
+        print(f"rebuilding {defs.resources['warehouse'].path} from the landing zone ...")
+        result, moved = rebuild(defs, instance, log_level=args.log_level)
     if result is None:
         print("no landing files: nothing to rebuild")
         return 0

@@ -1,5 +1,7 @@
 """What every asset shows in the Dagster UI besides its data: owners, tags, column docs."""
 
+import warnings
+
 import dagster as dg
 
 from lambda_src.contract import COLUMN_DESCRIPTIONS
@@ -9,6 +11,8 @@ from lambda_src.contract import COLUMN_DESCRIPTIONS
 #: once, bronze and silver read and write the range in one transaction each, and gold (which
 #: spans all days) is refreshed once instead of after every day.
 SINGLE_RUN = dg.BackfillPolicy.single_run()
+# `backfill_policy=` is marked beta; we rely on it deliberately (above): say so once, here.
+warnings.filterwarnings("ignore", message=".*backfill_policy.*", category=dg.BetaWarning)
 
 #: Who answers for the pipeline's tables (Dagster owners: a team or an email).
 OWNERS = ["team:data-platform"]

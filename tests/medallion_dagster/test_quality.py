@@ -246,13 +246,36 @@ def test_partitioned_runs_check_their_own_partitions(loaded, instance, warehouse
     assert not everything.passed and everything.metadata["scope"].value == "all partitions"
 
 
-def test_freshness_names_the_missing_days(instance, days):
+def test_freshness_names_the_missing_days_since_the_first_one(instance):
     from medallion_dagster.quality import FRESH_DAYS, missing_recent_partitions
 
     now = datetime.now(UTC).replace(hour=12)
-    missing = missing_recent_partitions(instance, now)
-    expected = [(now.date() - timedelta(days=n)).isoformat() for n in range(1, FRESH_DAYS + 1)]
-    assert missing == sorted(expected)
+    due = [(now.date() - timedelta(days=n)).isoformat() for n in range(1, FRESH_DAYS + 1)]
+    assert missing_recent_partitions(instance, now) == sorted(due)  # nothing ran yet
+
+    def materialized(day):
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(asset_key=["silver", "transactions"], partition=day)
+        )
+
+    materialized(due[1])  # the pipeline started the day before yesterday
+    assert missing_recent_partitions(instance, now) == [due[0]]  # yesterday is late
+    materialized(due[0])
+    assert missing_recent_partitions(instance, now) == []  # days before the start are not late
+    materialized(due[2])
+    assert missing_recent_partitions(instance, now.replace(hour=1)) == []  # deadline not passed
+
+
+def test_a_gap_in_recent_days_is_reported(instance):
+    from medallion_dagster.quality import missing_recent_partitions
+
+    now = datetime.now(UTC).replace(hour=12)
+    days = [(now.date() - timedelta(days=n)).isoformat() for n in (1, 2, 3)]
+    for day in (days[0], days[2]):
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(asset_key=["silver", "transactions"], partition=day)
+        )
+    assert missing_recent_partitions(instance, now) == [days[1]]
 
 
 def test_architecture_lists_every_check_with_its_severity():

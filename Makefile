@@ -11,7 +11,7 @@ export DAGSTER_HOME := $(CURDIR)/dagster_home
 
 WAREHOUSE_DIR ?= data/warehouse
 
-.PHONY: setup checkov-setup demo test dev sql rebuild backup lint format lock lock-checkov lambda-package iac-check clean
+.PHONY: setup checkov-setup demo test dev sql rebuild backup restore lint format lock lock-checkov lambda-package iac-check clean
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -51,13 +51,17 @@ sql:
 	  -cmd "ATTACH '$(WAREHOUSE_DIR)/gold.db' AS gold"
 
 # Recovery (medallion_dagster/recovery.py): rebuild the warehouse from the landing zone in one
-# run (turn sensors and schedule off first); consistent online backup while Dagster runs.
+# run (turn sensors and schedule off first); consistent online backup while Dagster runs; restore.
 BACKUP_DIR ?= backups/$(shell date -u +%Y%m%dT%H%M%SZ)
 rebuild: setup
 	$(PY) -m medallion_dagster.recovery rebuild
 
 backup: setup
 	$(PY) -m medallion_dagster.recovery backup $(BACKUP_DIR)
+
+# Stop Dagster first: make restore BACKUP_DIR=backups/<stamp>
+restore: setup
+	$(PY) -m medallion_dagster.recovery restore $(BACKUP_DIR)
 
 lint: setup
 	$(PY) -m ruff check .

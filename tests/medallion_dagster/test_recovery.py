@@ -7,6 +7,8 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -15,7 +17,14 @@ from lambda_src.handler import handler
 from medallion_dagster.definitions import build_definitions
 from medallion_dagster.demo import run_sensor_once
 from medallion_dagster.reconciliation import DAILY_REVENUE_MISMATCHES
-from medallion_dagster.recovery import RANGE_END, RANGE_START, backup, rebuild
+from medallion_dagster.recovery import (
+    RANGE_END,
+    RANGE_START,
+    RecoveryError,
+    backup,
+    rebuild,
+    restore,
+)
 from medallion_dagster.warehouse import Warehouse
 from tests.conftest import WIDE
 
@@ -78,7 +87,7 @@ def test_the_rebuild_command_records_one_run_in_dagster_home(three_days, tmp_pat
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "success" in proc.stdout and "previous warehouse kept in" in proc.stdout
+    assert "success" in proc.stdout and "previous layer files kept in" in proc.stdout
     assert snapshot(warehouse) == before
     with dg.DagsterInstance.from_config(str(home)) as recorded:
         runs = recorded.get_runs()
@@ -152,3 +161,85 @@ def test_the_backup_command_copies_a_warehouse_that_reconciles(three_days, wareh
     assert restored.row_count("gold", "daily_revenue") == warehouse.row_count(
         "gold", "daily_revenue"
     )
+
+
+# --- regressions from the adversarial review -----------------------------------------------------
+
+
+def test_a_failed_rebuild_leaves_the_live_warehouse_as_it_was(
+    three_days, warehouse, instance, landing_dir
+):
+    before = snapshot(warehouse)
+    tx_file = next((landing_dir / "transactions").rglob("*.jsonl"))
+    with tx_file.open("a") as f:  # the manifest no longer matches: a blocking check fails
+        f.write("garbage{{{\n")
+    result, moved = rebuild(three_days, instance, log=lambda _: None)
+    assert not result.success and moved is None
+    assert snapshot(warehouse) == before
+    assert not list(Path(warehouse.path).parent.glob("*.before-rebuild-*"))
+
+
+def test_rebuild_moves_only_the_layer_files_and_refuses_while_runs_are_in_progress(
+    three_days, warehouse, instance
+):
+    other = Path(warehouse.path) / "notes.txt"
+    other.write_text("not ours")
+    now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    first = rebuild(three_days, instance, now=now, log=lambda _: None)[1]
+    second = rebuild(three_days, instance, now=now, log=lambda _: None)[1]  # same second
+    assert first != second and other.read_text() == "not ours"
+    assert sorted(p.name for p in first.iterdir() if p.suffix == ".db") == [
+        "bronze.db",
+        "gold.db",
+        "silver.db",
+    ]
+    instance.add_run(dg.DagsterRun(job_name="medallion_daily", status=dg.DagsterRunStatus.STARTED))
+    with pytest.raises(RecoveryError, match="in progress"):
+        rebuild(three_days, instance, log=lambda _: None)
+
+
+def test_rebuild_reports_files_outside_the_partitions_and_refuses_an_empty_landing_zone(
+    landing_dir, local_zone, warehouse, instance
+):
+    from tests.conftest import TX_HEADER, put_local
+
+    defs = build_definitions(landing_zone=local_zone, warehouse=warehouse, discovery=WIDE)
+    put_local(landing_dir, "transactions/dt=2023-12-31/a.csv", TX_HEADER)  # before 2024-01-01
+    said = []
+    with pytest.raises(RecoveryError, match="no landing files"):
+        rebuild(defs, instance, log=said.append)
+    assert "outside the partitions" in said[0] and "2023-12-31" in said[0]
+
+
+def test_backup_refuses_a_used_folder_and_never_creates_layer_files(
+    tmp_path, three_days, warehouse
+):
+    import pandas as pd
+
+    used = tmp_path / "used"
+    used.mkdir()
+    (used / "silver.db").write_text("an older backup")
+    with pytest.raises(RecoveryError, match="not empty"):
+        backup(warehouse, used)
+    partial = Warehouse(path=str(tmp_path / "partial"))
+    partial.write("bronze", "t", pd.DataFrame({"x": [1]}))
+    assert set(backup(partial, tmp_path / "b1")) == {"bronze"}
+    assert sorted(p.name for p in Path(partial.path).glob("*.db")) == ["bronze.db"]
+    with pytest.raises(RecoveryError, match="no warehouse files"):
+        backup(Warehouse(path=str(tmp_path / "typo")), tmp_path / "b2")
+
+
+def test_restore_is_not_undone_by_a_stale_wal(tmp_path, three_days, warehouse):
+    saved = backup(warehouse, tmp_path / "backup")
+    rows = warehouse.row_count("gold", "daily_revenue")
+    # a writer changed gold after the backup and died, leaving its WAL behind
+    writer = sqlite3.connect(warehouse.layer_file("gold"))
+    writer.execute("PRAGMA wal_autocheckpoint = 0")
+    writer.execute("DELETE FROM daily_revenue")
+    writer.commit()
+    assert Path(str(warehouse.layer_file("gold")) + "-wal").stat().st_size > 0
+    restore(tmp_path / "backup", warehouse)
+    writer.close()
+    assert set(saved) == {"bronze", "silver", "gold"}
+    assert warehouse.row_count("gold", "daily_revenue") == rows > 0
+    assert warehouse.query(DAILY_REVENUE_MISMATCHES).empty

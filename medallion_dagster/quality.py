@@ -22,6 +22,7 @@ import pandas as pd
 
 from lambda_src.contract import CURRENCY_EXPONENTS, MAX_AMOUNT_MINOR, TYPE_SIGNS
 from medallion_dagster import reconciliation
+from medallion_dagster.io_manager import markdown_preview
 from medallion_dagster.landing_zone import LandingZone
 from medallion_dagster.masking import mask
 from medallion_dagster.partitions import daily_partitions
@@ -276,8 +277,6 @@ def run_partitions(context) -> list[str] | None:
 def evaluate(
     expectation: Expectation, warehouse: Warehouse, zone: LandingZone, partitions
 ) -> dg.AssetCheckResult:
-    from medallion_dagster.io_manager import markdown_preview
-
     try:
         failing = expectation.failing_rows(warehouse, zone, partitions)
     except sqlite3.OperationalError as e:

@@ -9,7 +9,7 @@ import re
 
 import pandas as pd
 
-from lambda_src.contract import TYPE_SIGNS
+from lambda_src.contract import TYPE_SIGNS, parse_key
 from medallion_dagster.landing_zone import LandingZone
 from medallion_dagster.warehouse import Warehouse
 
@@ -154,13 +154,17 @@ NOT_A_RECORD = "NOT (_line = 0 AND {error} = 'empty file')"
 
 
 def _count_by_key(warehouse: Warehouse, table: str, keys: list[str], error: str) -> dict[str, int]:
+    """Records per file key. Bronze partitions a file by the batch date of its key, so the
+    partition index narrows the scan to those days."""
     if not keys:
         return {}
+    days = sorted({p.batch_date.isoformat() for p in map(parse_key, keys) if p is not None})
     rows = warehouse.query(
         f"SELECT _source_key AS k, count(*) AS n FROM {table} "
-        "WHERE _source_key IN (SELECT value FROM json_each(?)) "
+        "WHERE _partition IN (SELECT value FROM json_each(:days)) "
+        "AND _source_key IN (SELECT value FROM json_each(:keys)) "
         f"AND {NOT_A_RECORD.format(error=error)} GROUP BY _source_key",
-        (json.dumps(keys),),
+        {"days": json.dumps(days), "keys": json.dumps(keys)},
     )
     return dict(zip(rows["k"], rows["n"], strict=True))
 

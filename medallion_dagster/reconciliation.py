@@ -9,7 +9,7 @@ import re
 
 import pandas as pd
 
-from lambda_src.contract import TYPE_SIGNS, parse_key
+from lambda_src.contract import MANIFEST_DIR, TYPE_SIGNS, parse_key
 from medallion_dagster.landing_zone import LandingZone
 from medallion_dagster.warehouse import Warehouse
 
@@ -108,7 +108,7 @@ def manifests(zone: LandingZone, day: str) -> list[tuple[str, dict]]:
     """(key, manifest) for every readable manifest of a batch date; unreadable ones are skipped
     (the manifest is the producer's claim, not data). Fields of the wrong type read as absent."""
     out = []
-    for obj in zone.list_objects(f"_manifests/dt={day}/"):
+    for obj in zone.list_objects(f"{MANIFEST_DIR}/dt={day}/"):
         if not obj.key.endswith(".json"):
             continue
         try:
@@ -123,8 +123,8 @@ def manifests(zone: LandingZone, day: str) -> list[tuple[str, dict]]:
 def manifest_days(zone: LandingZone) -> set[str]:
     """Batch dates that have manifests (a day whose data files never arrived included)."""
     days = set()
-    for obj in zone.list_objects("_manifests/"):
-        match = re.match(r"_manifests/dt=(\d{4}-\d{2}-\d{2})/", obj.key)
+    for obj in zone.list_objects(f"{MANIFEST_DIR}/"):
+        match = re.match(rf"{MANIFEST_DIR}/dt=(\d{{4}}-\d{{2}}-\d{{2}})/", obj.key)
         if match:
             days.add(match.group(1))
     return days

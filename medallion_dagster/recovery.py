@@ -34,7 +34,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from lambda_src.contract import ENTITIES, parse_key
+from lambda_src.contract import parse_key
+from medallion_dagster.discovery import list_all
 from medallion_dagster.landing_zone import LandingZone
 from medallion_dagster.partitions import daily_partitions
 from medallion_dagster.warehouse import LAYERS, Warehouse
@@ -57,15 +58,14 @@ def landed_days(zone: LandingZone) -> tuple[list[str], list[str]]:
     """(batch dates with data files within the partitions, keys dated outside them)."""
     valid = set(daily_partitions.get_partition_keys())
     days, outside = set(), []
-    for entity in ENTITIES:
-        for obj in zone.list_objects(f"{entity}/"):
-            parsed = parse_key(obj.key)
-            if parsed is None:
-                continue
-            if parsed.batch_date.isoformat() in valid:
-                days.add(parsed.batch_date.isoformat())
-            else:
-                outside.append(obj.key)
+    for obj in list_all(zone):
+        parsed = parse_key(obj.key)
+        if parsed is None:
+            continue
+        if parsed.batch_date.isoformat() in valid:
+            days.add(parsed.batch_date.isoformat())
+        else:
+            outside.append(obj.key)
     return sorted(days), outside
 
 

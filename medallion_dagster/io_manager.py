@@ -9,7 +9,8 @@ import dagster as dg
 import pandas as pd
 
 from medallion_dagster.masking import mask
-from medallion_dagster.warehouse import LAYERS, PARTITION_COLUMN, Warehouse, WarehouseError
+from medallion_dagster.table_types import PartitionChunks, PartitionedTable, SQLQuery
+from medallion_dagster.warehouse import LAYERS, PARTITION_COLUMN, Warehouse, WarehouseError, quote
 
 PREVIEW_ROWS = 5
 
@@ -51,23 +52,47 @@ def markdown_preview(df: pd.DataFrame, rows: int = PREVIEW_ROWS) -> str:
 
 
 class SQLiteIOManager(dg.ConfigurableIOManager):
-    """Stores pandas DataFrames as warehouse tables; see `docs/ARCHITECTURE.md`."""
+    """Stores pandas DataFrames, `SQLQuery` results and `PartitionChunks` streams as warehouse
+    tables; loads DataFrames, or a lazy `PartitionedTable`. See `docs/ARCHITECTURE.md`."""
 
     warehouse: Warehouse
 
-    def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
+    def handle_output(self, context: dg.OutputContext, obj) -> None:
         if obj is None:
             return
-        if not isinstance(obj, pd.DataFrame):
-            raise WarehouseError(
-                f"{context.asset_key.to_user_string()} returned {type(obj).__name__}; "
-                "the SQLite IO manager stores pandas DataFrames"
-            )
         layer, table = table_for(context.asset_key)
         keys = list(context.asset_partition_keys) if context.has_asset_partitions else None
         definition = context.definition_metadata or {}
-        indexes = definition.get("medallion/indexes") or []
-        written = self.warehouse.write(layer, table, obj, keys, indexes=list(indexes))
+        indexes = list(definition.get("medallion/indexes") or [])
+        extra: dict[str, object] = {}
+        if isinstance(obj, pd.DataFrame):
+            written = self.warehouse.write(layer, table, obj, keys, indexes=indexes)
+            preview = obj.head(PREVIEW_ROWS)
+        elif isinstance(obj, SQLQuery):
+            written = self.warehouse.write_query(
+                layer,
+                table,
+                obj.sql,
+                obj.dtypes,
+                keys,
+                indexes=[*indexes, *obj.indexes],
+                changes_key=obj.changes_key,
+                incremental_from=obj.incremental_from,
+            )
+            preview = self._head(layer, table)
+            for name, sql in obj.previews.items():
+                rows = self.warehouse.query(sql.replace("{table}", f"{layer}.{quote(table)}"))
+                extra[name] = dg.MetadataValue.md(markdown_preview(mask(rows), len(rows)))
+        elif isinstance(obj, PartitionChunks):
+            if keys is None:
+                raise WarehouseError(f"{layer}.{table}: a chunk stream needs a partitioned asset")
+            written, preview = self._write_chunks(layer, table, obj, keys, indexes)
+            extra |= obj.metadata
+        else:
+            raise WarehouseError(
+                f"{context.asset_key.to_user_string()} returned {type(obj).__name__}; the SQLite "
+                "IO manager stores pandas DataFrames, SQLQuery and PartitionChunks"
+            )
         dtypes = self.warehouse.columns(layer, table)
         schema = definition.get("dagster/column_schema")
         descriptions = {
@@ -77,7 +102,8 @@ class SQLiteIOManager(dg.ConfigurableIOManager):
         metadata: dict[str, object] = {
             "dagster/table_name": f"{layer}.{table}",
             "dagster/column_schema": column_schema(dtypes, descriptions),
-            "preview": dg.MetadataValue.md(markdown_preview(mask(obj.head(PREVIEW_ROWS)))),
+            "preview": dg.MetadataValue.md(markdown_preview(mask(preview))),
+            **extra,
         }
         if keys is None:
             metadata["dagster/row_count"] = written
@@ -91,11 +117,47 @@ class SQLiteIOManager(dg.ConfigurableIOManager):
             metadata["dagster/row_count"] = self.warehouse.row_count(layer, table)
         context.add_output_metadata(metadata)
 
-    def load_input(self, context: dg.InputContext) -> pd.DataFrame:
+    def _head(self, layer: str, table: str) -> pd.DataFrame:
+        return self.warehouse.query(
+            f"SELECT * FROM {quote(layer)}.{quote(table)} LIMIT {PREVIEW_ROWS}"
+        )
+
+    def _write_chunks(
+        self, layer: str, table: str, chunks: PartitionChunks, keys: list[str], indexes: list[str]
+    ) -> tuple[int, pd.DataFrame]:
+        """Each chunk replaces its partitions in its own transaction, in order; the stream must
+        cover every partition of the run exactly once."""
+        expected, covered = set(keys), set()
+        written, preview = 0, None
+        for chunk in chunks:
+            outside = set(chunk.partition_keys) - expected
+            again = set(chunk.partition_keys) & covered
+            if outside or again:
+                raise WarehouseError(
+                    f"{layer}.{table}: a chunk for partitions {sorted(outside | again)[:5]} "
+                    "outside this run's partitions or written twice"
+                )
+            covered |= set(chunk.partition_keys)
+            written += self.warehouse.write(
+                layer, table, chunk.frame, chunk.partition_keys, indexes=indexes
+            )
+            if preview is None or preview.empty:
+                preview = chunk.frame.head(PREVIEW_ROWS)
+        if covered != expected:
+            missing = sorted(expected - covered)
+            raise WarehouseError(
+                f"{layer}.{table}: the chunks left {len(missing)} partition(s) unwritten "
+                f"({missing[:5]}); the partitions written so far keep their new rows"
+            )
+        return written, preview if preview is not None else pd.DataFrame()
+
+    def load_input(self, context: dg.InputContext):
         layer, table = table_for(context.asset_key)
         keys = None
         if context.has_asset_partitions:
             keys = list(context.asset_partition_keys)
+            if _wants(context, PartitionedTable):
+                return PartitionedTable(self.warehouse, layer, table, keys)
             partitions = context.asset_partitions_def
             # Every partition of a time-partitioned asset: read the whole table. (Other kinds,
             # e.g. dynamic partitions, need the instance to enumerate; read the keys asked for.)
@@ -104,3 +166,8 @@ class SQLiteIOManager(dg.ConfigurableIOManager):
             ):
                 keys = None
         return self.warehouse.read(layer, table, keys)
+
+
+def _wants(context: dg.InputContext, kind: type) -> bool:
+    typing_type = getattr(context.dagster_type, "typing_type", None)
+    return isinstance(typing_type, type) and issubclass(typing_type, kind)

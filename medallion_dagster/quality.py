@@ -80,6 +80,20 @@ class Expectation:
         return warehouse.query(sql, params)
 
 
+def _full_or_run(full: str, run: str):
+    """Failing rows from `full` when checked on its own, from `run` (scoped) on a partitioned
+    run: a day's checks then cost what the day costs, however long the history."""
+
+    def failing(warehouse: Warehouse, zone: LandingZone, partitions) -> pd.DataFrame:
+        if partitions is None:
+            return warehouse.query(full)
+        return warehouse.query(
+            run.replace("{scope}", SCOPE), {"partitions": json.dumps(partitions)}
+        )
+
+    return failing
+
+
 def unique(table: str, *columns: str, scoped: bool = False) -> Expectation:
     cols = ", ".join(columns)
     where = f" WHERE ({cols}) IN (SELECT {cols} FROM {table} WHERE {{scope}})" if scoped else ""
@@ -210,22 +224,46 @@ EXPECTATIONS: tuple[Expectation, ...] = (
         + reconciliation.SIGN_SQL.replace("transaction_type", "type_name"),
     ),
     # --- gold ----------------------------------------------------------------------------------
+    Expectation(
+        "gold.daily_revenue_partials",
+        "reconciles_with_silver",
+        "Recomputed from the batch's silver rows in SQL (signs from the contract by type): count, "
+        "amount and signed revenue per batch, UTC day, currency and type are equal.",
+        reconciliation.DAILY_REVENUE_PARTIALS_MISMATCHES,
+        reads=("silver.transactions",),
+    ),
+    Expectation(
+        "gold.customer_totals_partials",
+        "reconciles_with_silver",
+        "Recomputed from the batch's silver rows in SQL: count, gross, refunded, total, first and "
+        "last transaction per batch, customer and currency are equal.",
+        reconciliation.CUSTOMER_TOTALS_PARTIALS_MISMATCHES,
+        reads=("silver.transactions",),
+    ),
     unique("gold.daily_revenue", "occurred_date", "currency", "transaction_type"),
     Expectation(
         "gold.daily_revenue",
         "reconciles_with_silver",
-        "Recomputed from silver.transactions in SQL: count, amount and signed revenue per UTC "
-        "day, currency and type are equal to the cent.",
-        reconciliation.DAILY_REVENUE_MISMATCHES,
+        "Equal to the cent to a recomputation: from all of silver.transactions when checked on "
+        "its own; on a partitioned run, for the days the run touched, from the checked partials.",
+        _full_or_run(
+            reconciliation.DAILY_REVENUE_MISMATCHES, reconciliation.DAILY_REVENUE_RUN_MISMATCHES
+        ),
+        reads=("gold.daily_revenue_partials",),
     ),
+    unique("gold.customer_totals", "customer_id", "currency"),
     unique("gold.customer_summary", "customer_id", "currency"),
     Expectation(
         "gold.customer_summary",
         "reconciles_with_silver",
-        "Recomputed from silver in SQL: count, gross, refunded, net, average (half up), first "
-        "and last transaction, name and email per customer and currency are equal.",
-        reconciliation.CUSTOMER_SUMMARY_MISMATCHES,
-        reads=("silver.customers",),
+        "Every column (count, gross, refunded, net, average half up, first and last transaction, "
+        "name, email) equals a recomputation: from all of silver when checked on its own; on a "
+        "partitioned run, for the customers the run touched, from the checked partials.",
+        _full_or_run(
+            reconciliation.CUSTOMER_SUMMARY_MISMATCHES,
+            reconciliation.CUSTOMER_SUMMARY_RUN_MISMATCHES,
+        ),
+        reads=("silver.customers", "gold.customer_totals_partials"),
     ),
     Expectation(
         "gold.customer_summary",

@@ -74,6 +74,98 @@ WHERE j.n IS NOT j.transaction_count OR j.gross IS NOT j.gross_revenue_minor
    OR c.name IS NOT j.customer_name OR c.email IS NOT j.email
 """
 
+#: The per-batch partials of the run's partitions ({scope}) against silver, recomputed here with
+#: the contract's signs by type (gold derives them from revenue_minor's sign).
+DAILY_REVENUE_PARTIALS_MISMATCHES = f"""
+WITH s AS (
+    SELECT _partition, substr(occurred_at, 1, 10) AS occurred_date, currency, transaction_type,
+           count(*) AS n, sum(amount_minor) AS amount, sum(amount_minor * {SIGN_SQL}) AS revenue
+    FROM silver.transactions WHERE {{scope}} GROUP BY 1, 2, 3, 4
+), g AS (SELECT * FROM gold.daily_revenue_partials WHERE {{scope}})
+SELECT coalesce(s._partition, g._partition) AS batch_date,
+       coalesce(s.occurred_date, g.occurred_date) AS occurred_date,
+       coalesce(s.currency, g.currency) AS currency,
+       coalesce(s.transaction_type, g.transaction_type) AS transaction_type,
+       s.n AS silver_count, g.transaction_count AS gold_count,
+       s.amount AS silver_amount_minor, g.amount_minor AS gold_amount_minor,
+       s.revenue AS silver_revenue_minor, g.revenue_minor AS gold_revenue_minor
+FROM s FULL OUTER JOIN g
+  ON g._partition = s._partition AND g.occurred_date = s.occurred_date
+ AND g.currency = s.currency AND g.transaction_type = s.transaction_type
+WHERE s.n IS NOT g.transaction_count OR s.amount IS NOT g.amount_minor
+   OR s.revenue IS NOT g.revenue_minor
+"""
+
+CUSTOMER_TOTALS_PARTIALS_MISMATCHES = f"""
+WITH s AS (
+    SELECT _partition, customer_id, currency, count(*) AS n,
+           sum(CASE WHEN {SIGN_SQL} = 1 THEN amount_minor ELSE 0 END) AS gross,
+           sum(CASE WHEN {SIGN_SQL} = -1 THEN amount_minor ELSE 0 END) AS refunded,
+           sum(amount_minor) AS total, min(occurred_at) AS first_at, max(occurred_at) AS last_at
+    FROM silver.transactions WHERE {{scope}} GROUP BY 1, 2, 3
+), g AS (SELECT * FROM gold.customer_totals_partials WHERE {{scope}})
+SELECT coalesce(s._partition, g._partition) AS batch_date,
+       coalesce(s.customer_id, g.customer_id) AS customer_id,
+       coalesce(s.currency, g.currency) AS currency,
+       s.n AS silver_count, g.transaction_count AS gold_count,
+       s.gross AS silver_gross_minor, g.gross_revenue_minor AS gold_gross_minor,
+       s.refunded AS silver_refunded_minor, g.refunded_minor AS gold_refunded_minor
+FROM s FULL OUTER JOIN g
+  ON g._partition = s._partition AND g.customer_id = s.customer_id AND g.currency = s.currency
+WHERE s.n IS NOT g.transaction_count OR s.gross IS NOT g.gross_revenue_minor
+   OR s.refunded IS NOT g.refunded_minor OR s.total IS NOT g.amount_total_minor
+   OR s.first_at IS NOT g.first_occurred_at OR s.last_at IS NOT g.last_occurred_at
+"""
+
+#: On a partitioned run: the all-history rows of the keys the run's partials touch, against the
+#: sum of every batch's partials for those keys (the partials themselves are checked above).
+DAILY_REVENUE_RUN_MISMATCHES = """
+WITH k AS (
+    SELECT DISTINCT occurred_date, currency, transaction_type
+    FROM gold.daily_revenue_partials WHERE {scope}
+), s AS (
+    SELECT p.occurred_date, p.currency, p.transaction_type, sum(p.transaction_count) AS n,
+           sum(p.amount_minor) AS amount, sum(p.revenue_minor) AS revenue
+    FROM gold.daily_revenue_partials AS p
+    WHERE (p.occurred_date, p.currency, p.transaction_type) IN (SELECT * FROM k)
+    GROUP BY 1, 2, 3
+)
+SELECT s.occurred_date, s.currency, s.transaction_type,
+       s.n AS partials_count, g.transaction_count AS gold_count,
+       s.amount AS partials_amount_minor, g.amount_minor AS gold_amount_minor,
+       s.revenue AS partials_revenue_minor, g.revenue_minor AS gold_revenue_minor
+FROM s LEFT JOIN gold.daily_revenue AS g
+  ON g.occurred_date = s.occurred_date AND g.currency = s.currency
+ AND g.transaction_type = s.transaction_type
+WHERE s.n IS NOT g.transaction_count OR s.amount IS NOT g.amount_minor
+   OR s.revenue IS NOT g.revenue_minor
+"""
+
+CUSTOMER_SUMMARY_RUN_MISMATCHES = """
+WITH k AS (
+    SELECT DISTINCT customer_id, currency FROM gold.customer_totals_partials WHERE {scope}
+), s AS (
+    SELECT p.customer_id, p.currency, sum(p.transaction_count) AS n,
+           sum(p.gross_revenue_minor) AS gross, sum(p.refunded_minor) AS refunded,
+           sum(p.amount_total_minor) AS total,
+           min(p.first_occurred_at) AS first_at, max(p.last_occurred_at) AS last_at
+    FROM gold.customer_totals_partials AS p
+    WHERE (p.customer_id, p.currency) IN (SELECT * FROM k)
+    GROUP BY 1, 2
+)
+SELECT s.customer_id, s.currency, s.n AS partials_count, g.transaction_count AS gold_count,
+       s.gross - s.refunded AS partials_net_minor, g.net_revenue_minor AS gold_net_minor,
+       c.name AS silver_name, g.customer_name AS gold_name
+FROM s LEFT JOIN gold.customer_summary AS g
+  ON g.customer_id = s.customer_id AND g.currency = s.currency
+LEFT JOIN silver.customers AS c ON c.customer_id = s.customer_id
+WHERE s.n IS NOT g.transaction_count OR s.gross IS NOT g.gross_revenue_minor
+   OR s.refunded IS NOT g.refunded_minor OR s.gross - s.refunded IS NOT g.net_revenue_minor
+   OR (2 * s.total + s.n) / (2 * s.n) IS NOT g.avg_amount_minor
+   OR s.first_at IS NOT g.first_occurred_at OR s.last_at IS NOT g.last_occurred_at
+   OR c.name IS NOT g.customer_name OR c.email IS NOT g.email
+"""
+
 #: Rejections per batch date, entity and rule; `resolved` = the record's key is in silver now
 #: (fixed and re-landed later, or — for duplicate_transaction_id — counted once elsewhere).
 QUARANTINE_SUMMARY = """

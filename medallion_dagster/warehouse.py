@@ -303,6 +303,183 @@ class Warehouse(dg.ConfigurableResource):
                 f"{layer}.{table}: SQLite names are case-insensitive and {clash[0][0]!r} exists"
             )
 
+    # -- write from a query, inside the warehouse -------------------------------------------------
+
+    def write_query(
+        self,
+        layer: str,
+        table: str,
+        sql: str,
+        dtypes: dict[str, str],
+        partition_keys: Sequence[str] | None = None,
+        indexes: Sequence[str] = (),
+        changes_key: Sequence[str] = (),
+        incremental_from: str | None = None,
+    ) -> int:
+        """Materialize `sql` (run with every layer attached) into a table, in the database.
+
+        `dtypes` names the query's columns, in order, and the pandas dtype each is read back as;
+        the query returns values already in their stored form (see `codec.py`). With
+        `partition_keys`, the query also returns `_partition` and `{partitions}` in it stands for
+        the list of keys being written (`WHERE _partition IN {partitions}`): exactly those
+        partitions are replaced. One transaction: on any error the previous rows stay.
+
+        Incremental maintenance (`docs/ARCHITECTURE.md`, "Gold, incrementally"):
+        - `changes_key` (partitioned): the key values of the rows replaced and written are added
+          to `<layer>."<table>__changes"`;
+        - `incremental_from="<layer>.<table>"` (unpartitioned): that table's changes say which
+          keys to recompute. `{source}` in `sql` stands for that table; if this table already
+          exists it is given only the rows of changed keys, and only those keys' rows are
+          replaced; otherwise the whole table is built. The changes are consumed either way.
+        Returns the rows written (partitioned) or the table's rows (unpartitioned)."""
+        _check_table_name(table)
+        names = list(dtypes)
+        partitioned = partition_keys is not None
+        if partitioned:
+            if not partition_keys:
+                raise WarehouseError(f"{table}: a partitioned write needs at least one key")
+            names.append(PARTITION_COLUMN)
+            dtypes = {**dtypes, PARTITION_COLUMN: "str"}
+        elif "{partitions}" in sql:
+            raise WarehouseError(f"{layer}.{table}: {{partitions}} in an unpartitioned query")
+        keys = list(partition_keys or [])
+        placeholders = "(" + ", ".join("?" * len(keys)) + ")"
+        query = sql.replace("{partitions}", placeholders)
+        params = keys * sql.count("{partitions}")
+        target = f"{quote(layer)}.{quote(table)}"
+        registry = f"{quote(layer)}.{REGISTRY}"
+        changes = f"{quote(layer)}.{quote(table + '__changes')}"
+        source = source_changes = None
+        if incremental_from is not None:
+            if partitioned:
+                raise WarehouseError(
+                    f"{layer}.{table}: incremental_from is for unpartitioned tables"
+                )
+            src_layer, _, src_table = incremental_from.partition(".")
+            source = f"{quote(src_layer)}.{quote(src_table)}"
+            source_changes = f"{quote(src_layer)}.{quote(src_table + '__changes')}"
+        with self.connect() as conn:
+            incremental_key: list[str] = []
+            changes_exist = False
+            if source is not None:
+                changes_exist = conn.execute(
+                    f"SELECT 1 FROM {quote(incremental_from.partition('.')[0])}.sqlite_master "
+                    "WHERE type = 'table' AND name = ?",
+                    (incremental_from.partition(".")[2] + "__changes",),
+                ).fetchone()
+                has_target = conn.execute(
+                    f"SELECT 1 FROM {quote(layer)}.sqlite_master WHERE type = 'table' AND name = ?",
+                    (table,),
+                ).fetchone()
+                if changes_exist and has_target:
+                    incremental_key = [
+                        d[0]
+                        for d in conn.execute(f"SELECT * FROM {source_changes} LIMIT 0").description
+                    ]
+                if incremental_key:
+                    k = ", ".join(quote(c) for c in incremental_key)
+                    changed = f"({k}) IN (SELECT {k} FROM {source_changes})"
+                    query = query.replace("{source}", f"(SELECT * FROM {source} WHERE {changed})")
+                else:
+                    query = query.replace("{source}", source)
+            got = [
+                d[0] for d in conn.execute(f"SELECT * FROM ({query}) LIMIT 0", params).description
+            ]
+            if got != names:
+                raise WarehouseError(f"{layer}.{table}: the query returns {got}, declared {names}")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(
+                    f"CREATE TABLE IF NOT EXISTS {registry} (table_name TEXT NOT NULL, "
+                    "position INTEGER NOT NULL, column_name TEXT NOT NULL, dtype TEXT NOT NULL, "
+                    "PRIMARY KEY (table_name, column_name))"
+                )
+                old = dict(
+                    conn.execute(
+                        f"SELECT column_name, dtype FROM {registry} WHERE table_name = ? "
+                        "ORDER BY position",
+                        (table,),
+                    ).fetchall()
+                )
+                if old and partitioned and old != dtypes:
+                    raise SchemaMismatchError(
+                        f"table {layer}.{table} is stored as {old} but the query now gives "
+                        f"{dtypes}; the table was left unchanged (drop it to rebuild)"
+                    )
+                if incremental_key and old != dtypes:
+                    incremental_key = []  # the table's shape changed: build it whole
+                    query = sql.replace("{source}", source)
+                if old and (PARTITION_COLUMN in old) != partitioned:
+                    raise WarehouseError(
+                        f"{layer}.{table} is {'' if PARTITION_COLUMN in old else 'not '}"
+                        f"partitioned; this write is {'' if partitioned else 'not '}partitioned"
+                    )
+                if not old or not (partitioned or incremental_key):
+                    conn.execute(f"DROP TABLE IF EXISTS {target}")
+                    conn.execute(f"DELETE FROM {registry} WHERE table_name = ?", (table,))
+                    cols = ", ".join(
+                        f"{quote(c)} {sql_type(d)}".rstrip() for c, d in dtypes.items()
+                    )
+                    conn.execute(f"CREATE TABLE {target} ({cols})")
+                    conn.executemany(
+                        f"INSERT INTO {registry} VALUES (?, ?, ?, ?)",
+                        [(table, i, c, d) for i, (c, d) in enumerate(dtypes.items())],
+                    )
+                for column in [*([PARTITION_COLUMN] if partitioned else []), *indexes]:
+                    conn.execute(
+                        f"CREATE INDEX IF NOT EXISTS "
+                        f"{quote(layer)}.{quote(table + '__idx__' + column)} "
+                        f"ON {quote(table)} ({quote(column)})"
+                    )
+                in_run = f"{quote(PARTITION_COLUMN)} IN {placeholders}"
+                tracked = ", ".join(quote(c) for c in changes_key)
+                if changes_key:
+                    conn.execute(
+                        f"CREATE TABLE IF NOT EXISTS {changes} AS "
+                        f"SELECT {tracked} FROM {target} WHERE 0"
+                    )
+                    conn.execute(
+                        f"INSERT INTO {changes} SELECT DISTINCT {tracked} FROM {target} "
+                        f"WHERE {in_run}",
+                        keys,
+                    )
+                if partitioned:
+                    conn.execute(f"DELETE FROM {target} WHERE {in_run}", keys)
+                if incremental_key:
+                    conn.execute(f"DELETE FROM {target} WHERE {changed}")
+                column_list = ", ".join(quote(c) for c in names)
+                written = conn.execute(
+                    f"INSERT INTO {target} ({column_list}) SELECT * FROM ({query})", params
+                ).rowcount
+                if changes_key:
+                    conn.execute(
+                        f"INSERT INTO {changes} SELECT DISTINCT {tracked} FROM {target} "
+                        f"WHERE {in_run}",
+                        keys,
+                    )
+                if source_changes is not None and changes_exist:
+                    conn.execute(f"DELETE FROM {source_changes}")  # consumed, whole or not
+                if not partitioned:
+                    written = conn.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return written
+
+    def partition_row_counts(self, layer: str, table: str, keys: Sequence[str]) -> dict[str, int]:
+        """Rows per partition key (0 for keys without rows), from the `_partition` index."""
+        counts = dict.fromkeys(keys, 0)
+        with self.connect(layer) as conn:
+            counts |= dict(
+                conn.execute(
+                    f"SELECT {quote(PARTITION_COLUMN)}, count(*) FROM {quote(table)} "
+                    f"WHERE {IN_PARTITIONS} GROUP BY 1",
+                    (_keys_param(keys),),
+                ).fetchall()
+            )
+        return counts
+
     # -- read -------------------------------------------------------------------------------------
 
     def read(

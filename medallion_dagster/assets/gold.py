@@ -9,9 +9,9 @@ import pandas as pd
 
 from lambda_src.contract import TYPE_SIGNS
 from medallion_dagster.assets.common import OWNERS, SINGLE_RUN, layer_tags, schema
-from medallion_dagster.io_manager import markdown_preview
-from medallion_dagster.masking import mask
+from medallion_dagster.partitions import daily_partitions
 from medallion_dagster.reconciliation import QUARANTINE_SUMMARY
+from medallion_dagster.table_types import SQLQuery
 from medallion_dagster.warehouse import Warehouse
 
 CUSTOMER_SUMMARY_COLUMNS = {
@@ -92,72 +92,199 @@ def build_daily_revenue(transactions: pd.DataFrame) -> pd.DataFrame:
     return out[list(DAILY_REVENUE_COLUMNS)].astype({"currency": "str", "transaction_type": "str"})
 
 
-@dg.asset(
-    key=["gold", "customer_summary"],
-    group_name="gold",
-    owners=OWNERS,
-    tags=layer_tags("gold"),
-    backfill_policy=SINGLE_RUN,
-    kinds={"sqlite", "pandas"},
-    ins={
-        "transactions": dg.AssetIn(key=["silver", "transactions"]),
-        "customers": dg.AssetIn(key=["silver", "customers"]),
-    },
-    description="Per customer and currency: counts, gross and net revenue, average amount.",
-    metadata={"dagster/column_schema": schema(CUSTOMER_SUMMARY_COLUMNS)},
+# --- in the warehouse: per-batch partial aggregates, then the all-history tables ------------------
+#
+# A run writes the partials of its own batch dates only (reading just those silver partitions);
+# the all-history tables recompute only the keys whose partials changed (Warehouse.write_query).
+# `build_customer_summary` / `build_daily_revenue` above are the pandas formulation of the same
+# tables: the tests and `bench/gold.py` hold the SQL to them.
+
+TIMESTAMP = "datetime64[us, UTC]"
+DAILY_REVENUE_DTYPES = {
+    "occurred_date": "date",
+    "currency": "str",
+    "transaction_type": "str",
+    "transaction_count": "Int64",
+    "amount_minor": "Int64",
+    "revenue_minor": "Int64",
+}
+CUSTOMER_TOTALS_COLUMNS = {
+    "customer_id": "Customer",
+    "currency": "ISO 4217 currency",
+    "transaction_count": "Transactions, transfers included",
+    "gross_revenue_minor": "Sum of amounts with a positive revenue sign (minor units)",
+    "refunded_minor": "Sum of amounts with a negative revenue sign (minor units, positive)",
+    "amount_total_minor": "Sum of all amounts (minor units), for the average",
+    "first_occurred_at": "Earliest transaction (UTC)",
+    "last_occurred_at": "Latest transaction (UTC)",
+}
+CUSTOMER_TOTALS_DTYPES = {
+    "customer_id": "str",
+    "currency": "str",
+    **dict.fromkeys(
+        ["transaction_count", "gross_revenue_minor", "refunded_minor", "amount_total_minor"],
+        "Int64",
+    ),
+    "first_occurred_at": TIMESTAMP,
+    "last_occurred_at": TIMESTAMP,
+}
+CUSTOMER_SUMMARY_DTYPES = {
+    "customer_id": "str",
+    "currency": "str",
+    "customer_name": "str",
+    "email": "str",
+    **dict.fromkeys(
+        [
+            "transaction_count",
+            "gross_revenue_minor",
+            "refunded_minor",
+            "net_revenue_minor",
+            "avg_amount_minor",
+        ],
+        "Int64",
+    ),
+    "first_occurred_at": TIMESTAMP,
+    "last_occurred_at": TIMESTAMP,
+}
+PARTIAL = "Partial aggregate of one batch date's silver rows; summed over all batches by "
+
+DAILY_REVENUE_PARTIALS = """
+SELECT substr(occurred_at, 1, 10) AS occurred_date, currency, transaction_type,
+       count(*) AS transaction_count, sum(amount_minor) AS amount_minor,
+       sum(revenue_minor) AS revenue_minor, _partition
+FROM silver.transactions WHERE _partition IN {partitions}
+GROUP BY _partition, 1, 2, 3
+"""
+DAILY_REVENUE = """
+SELECT occurred_date, currency, transaction_type, sum(transaction_count) AS transaction_count,
+       sum(amount_minor) AS amount_minor, sum(revenue_minor) AS revenue_minor
+FROM {source} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+"""
+CUSTOMER_TOTALS_PARTIALS = """
+SELECT customer_id, currency, count(*) AS transaction_count,
+       sum(CASE WHEN revenue_minor > 0 THEN amount_minor ELSE 0 END) AS gross_revenue_minor,
+       sum(CASE WHEN revenue_minor < 0 THEN amount_minor ELSE 0 END) AS refunded_minor,
+       sum(amount_minor) AS amount_total_minor,
+       min(occurred_at) AS first_occurred_at, max(occurred_at) AS last_occurred_at, _partition
+FROM silver.transactions WHERE _partition IN {partitions}
+GROUP BY _partition, 1, 2
+"""
+CUSTOMER_TOTALS = """
+SELECT customer_id, currency, sum(transaction_count) AS transaction_count,
+       sum(gross_revenue_minor) AS gross_revenue_minor, sum(refunded_minor) AS refunded_minor,
+       sum(amount_total_minor) AS amount_total_minor,
+       min(first_occurred_at) AS first_occurred_at, max(last_occurred_at) AS last_occurred_at
+FROM {source} GROUP BY 1, 2 ORDER BY 1, 2
+"""
+#: Names come from silver.customers as it is now: one row per customer and currency, rebuilt
+#: whole (its size is the number of customers, not the history).
+CUSTOMER_SUMMARY = """
+SELECT t.customer_id, t.currency, c.name AS customer_name, c.email,
+       t.transaction_count, t.gross_revenue_minor, t.refunded_minor,
+       t.gross_revenue_minor - t.refunded_minor AS net_revenue_minor,
+       (2 * t.amount_total_minor + t.transaction_count) / (2 * t.transaction_count)
+           AS avg_amount_minor,
+       t.first_occurred_at, t.last_occurred_at
+FROM gold.customer_totals AS t LEFT JOIN silver.customers AS c ON c.customer_id = t.customer_id
+ORDER BY t.customer_id, t.currency
+"""
+TOP_CUSTOMERS = """
+SELECT currency, customer_id, customer_name, email, transaction_count, net_revenue_minor
+FROM (SELECT *, row_number() OVER (PARTITION BY currency
+                                   ORDER BY net_revenue_minor DESC, customer_id) AS rank
+      FROM {table})
+WHERE rank <= 5 ORDER BY currency, rank
+"""
+REVENUE_BY_TYPE = """
+SELECT currency, transaction_type, sum(transaction_count) AS transaction_count,
+       sum(revenue_minor) AS revenue_minor
+FROM {table} GROUP BY 1, 2 ORDER BY 1, 2
+"""
+
+
+def _gold(name: str, description: str, columns: dict[str, str], deps, **kwargs):
+    return dg.asset(
+        key=["gold", name],
+        group_name="gold",
+        owners=OWNERS,
+        tags=layer_tags("gold"),
+        backfill_policy=SINGLE_RUN,
+        kinds={"sqlite", "sql"},
+        deps=deps,
+        description=description,
+        metadata={"dagster/column_schema": schema(columns)},
+        **kwargs,
+    )
+
+
+@_gold(
+    "daily_revenue_partials",
+    PARTIAL + "gold/daily_revenue.",
+    {**DAILY_REVENUE_COLUMNS, "occurred_date": "UTC day of occurred_at"},
+    deps=[dg.AssetKey(["silver", "transactions"])],
+    partitions_def=daily_partitions,
 )
-def customer_summary(
-    transactions: pd.DataFrame, customers: pd.DataFrame
-) -> dg.Output[pd.DataFrame]:
-    summary = build_customer_summary(transactions, customers)
-    return dg.Output(
-        summary, metadata={"top_customers": dg.MetadataValue.md(top_customers(summary))}
+def daily_revenue_partials() -> SQLQuery:
+    return SQLQuery(
+        DAILY_REVENUE_PARTIALS,
+        DAILY_REVENUE_DTYPES,
+        changes_key=("occurred_date", "currency", "transaction_type"),
     )
 
 
-def top_customers(summary: pd.DataFrame, n: int = 5) -> str:
-    """Markdown: the top customers by net revenue in each currency, emails and names masked."""
-    if summary.empty:
-        return "_no transactions yet_"
-    parts = []
-    for currency, group in summary.groupby("currency", sort=True):
-        top = group.nlargest(n, "net_revenue_minor")[
-            ["customer_id", "customer_name", "email", "transaction_count", "net_revenue_minor"]
-        ]
-        parts.append(f"**{currency}**\n\n" + markdown_preview(mask(top), n))
-    return "\n\n".join(parts)
-
-
-@dg.asset(
-    key=["gold", "daily_revenue"],
-    group_name="gold",
-    owners=OWNERS,
-    tags=layer_tags("gold"),
-    backfill_policy=SINGLE_RUN,
-    kinds={"sqlite", "pandas"},
-    ins={"transactions": dg.AssetIn(key=["silver", "transactions"])},
-    description="Per occurred_at day (UTC), currency and type: count, amount and signed revenue.",
-    metadata={"dagster/column_schema": schema(DAILY_REVENUE_COLUMNS)},
+@_gold(
+    "daily_revenue",
+    "Per occurred_at day (UTC), currency and type: count, amount and signed revenue. "
+    "Only the days whose partials changed are recomputed.",
+    DAILY_REVENUE_COLUMNS,
+    deps=[daily_revenue_partials],
 )
-def daily_revenue(transactions: pd.DataFrame) -> dg.Output[pd.DataFrame]:
-    revenue = build_daily_revenue(transactions)
-    return dg.Output(
-        revenue, metadata={"revenue_by_type": dg.MetadataValue.md(revenue_by_type(revenue))}
+def daily_revenue() -> SQLQuery:
+    return SQLQuery(
+        DAILY_REVENUE,
+        DAILY_REVENUE_DTYPES,
+        incremental_from="gold.daily_revenue_partials",
+        previews={"revenue_by_type": REVENUE_BY_TYPE},
     )
 
 
-def revenue_by_type(revenue: pd.DataFrame) -> str:
-    """Markdown: count and signed revenue (minor units) per currency and type, all days."""
-    if revenue.empty:
-        return "_no transactions yet_"
-    table = (
-        revenue.groupby(["currency", "transaction_type"], sort=True)[
-            ["transaction_count", "revenue_minor"]
-        ]
-        .sum()
-        .reset_index()
+@_gold(
+    "customer_totals_partials",
+    PARTIAL + "gold/customer_totals.",
+    CUSTOMER_TOTALS_COLUMNS,
+    deps=[dg.AssetKey(["silver", "transactions"])],
+    partitions_def=daily_partitions,
+)
+def customer_totals_partials() -> SQLQuery:
+    return SQLQuery(
+        CUSTOMER_TOTALS_PARTIALS, CUSTOMER_TOTALS_DTYPES, changes_key=("customer_id", "currency")
     )
-    return markdown_preview(table, len(table))
+
+
+@_gold(
+    "customer_totals",
+    "Per customer and currency over all history; only customers whose partials changed are "
+    "recomputed.",
+    CUSTOMER_TOTALS_COLUMNS,
+    deps=[customer_totals_partials],
+)
+def customer_totals() -> SQLQuery:
+    return SQLQuery(
+        CUSTOMER_TOTALS, CUSTOMER_TOTALS_DTYPES, incremental_from="gold.customer_totals_partials"
+    )
+
+
+@_gold(
+    "customer_summary",
+    "Per customer and currency: counts, gross and net revenue, average amount, with the "
+    "customer's current name and email.",
+    CUSTOMER_SUMMARY_COLUMNS,
+    deps=[customer_totals, dg.AssetKey(["silver", "customers"])],
+)
+def customer_summary() -> SQLQuery:
+    return SQLQuery(
+        CUSTOMER_SUMMARY, CUSTOMER_SUMMARY_DTYPES, previews={"top_customers": TOP_CUSTOMERS}
+    )
 
 
 QUARANTINE_SUMMARY_COLUMNS = {
@@ -202,4 +329,11 @@ def quarantine_summary(warehouse: Warehouse) -> pd.DataFrame:
     ]
 
 
-gold_assets = [customer_summary, daily_revenue, quarantine_summary]
+gold_assets = [
+    daily_revenue_partials,
+    daily_revenue,
+    customer_totals_partials,
+    customer_totals,
+    customer_summary,
+    quarantine_summary,
+]

@@ -17,6 +17,7 @@ import pandas as pd
 from lambda_src.contract import (
     CURRENCY_EXPONENTS,
     ENTITY_COLUMNS,
+    MAX_AMOUNT_MINOR,
     TYPE_SIGNS,
     AmountError,
     to_minor_units,
@@ -160,6 +161,44 @@ def parse_utc(values: pd.Series) -> pd.Series:
     return parsed.astype("datetime64[us, UTC]")
 
 
+#: Plain amounts the vectorised path handles: up to 15 integer digits, an optional fraction.
+PLAIN_AMOUNT = r"([0-9]{1,15})(?:\.([0-9]{0,3}))?"
+
+
+def minor_units(
+    amount: pd.Series, currency: pd.Series, todo: pd.Series
+) -> tuple[pd.Series, pd.Series]:
+    """(minor units, error) per row where `todo`, exactly as `contract.to_minor_units` says.
+
+    Plain amounts ("12.34", "1500") that fit the currency's decimals are converted with vectorised
+    integer arithmetic; everything else (signs, exponents, extra decimals, zero, huge values,
+    words) goes through `to_minor_units` one by one, which gives the precise error."""
+    minor = pd.Series(pd.NA, index=amount.index, dtype="Int64")
+    errors = pd.Series(None, index=amount.index, dtype=object)
+    if not todo.any():
+        return minor, errors
+    text = amount.astype("str").str.strip()
+    parts = text.str.extract(f"^{PLAIN_AMOUNT}$")
+    exponent = currency.map(CURRENCY_EXPONENTS)
+    fraction = parts[1].fillna("")
+    digits = fraction.str.len()
+    fast = todo & parts[0].notna() & exponent.notna() & digits.le(exponent.fillna(-1))
+    if fast.any():
+        e = exponent[fast].astype("int64")
+        whole = parts[0][fast].astype("int64")
+        frac = fraction[fast].str.ljust(3, "0").astype("int64") // 10 ** (3 - e)
+        value = whole * 10**e + frac
+        ok = value.gt(0) & value.le(MAX_AMOUNT_MINOR)
+        fast.loc[fast] = ok
+        minor[fast] = value[ok].astype("Int64")
+    for i in amount.index[todo & ~fast]:
+        try:
+            minor[i] = to_minor_units(amount[i], currency[i])
+        except AmountError as exc:
+            errors[i] = str(exc)
+    return minor, errors
+
+
 # --- transactions --------------------------------------------------------------------------------
 
 
@@ -186,13 +225,7 @@ def validate_transactions(bronze: pd.DataFrame) -> tuple[pd.DataFrame, Validatio
         "type_not_allowed",
         "transaction_type " + df["transaction_type"].astype("str") + " is not one of the five",
     )
-    minor = pd.Series(pd.NA, index=df.index, dtype="Int64")
-    amount_errors = pd.Series(None, index=df.index, dtype=object)
-    for i in df.index[v.ok]:
-        try:
-            minor[i] = to_minor_units(df.at[i, "amount"], currency[i])
-        except AmountError as e:
-            amount_errors[i] = str(e)
+    minor, amount_errors = minor_units(df["amount"], currency, v.ok)
     v.flag(amount_errors.notna(), "amount_invalid", amount_errors)
     sign = ttype.map(TYPE_SIGNS).astype("Int64")
     typed = pd.DataFrame(

@@ -24,7 +24,14 @@ def test_three_groups_with_every_table():
             "silver/transactions",
             "silver/transactions_quarantine",
         },
-        "gold": {"gold/customer_summary", "gold/daily_revenue", "gold/quarantine_summary"},
+        "gold": {
+            "gold/customer_summary",
+            "gold/customer_totals",
+            "gold/customer_totals_partials",
+            "gold/daily_revenue",
+            "gold/daily_revenue_partials",
+            "gold/quarantine_summary",
+        },
     }
 
 
@@ -33,7 +40,14 @@ def test_lineage_bronze_to_silver_to_gold():
     from dagster import AssetKey
 
     parents = graph.get(AssetKey(["gold", "customer_summary"])).parent_keys
-    assert parents == {AssetKey(["silver", "transactions"]), AssetKey(["silver", "customers"])}
+    assert parents == {AssetKey(["gold", "customer_totals"]), AssetKey(["silver", "customers"])}
+    for name in ("daily_revenue", "customer_totals"):
+        assert graph.get(AssetKey(["gold", name])).parent_keys == {
+            AssetKey(["gold", f"{name}_partials"])
+        }
+        assert graph.get(AssetKey(["gold", f"{name}_partials"])).parent_keys == {
+            AssetKey(["silver", "transactions"])
+        }
     assert graph.get(AssetKey(["silver", "transactions"])).parent_keys == {
         AssetKey(["bronze", "transactions"])
     }

@@ -126,6 +126,20 @@ FAULTS = {
         "UPDATE customer_summary SET net_revenue_minor = net_revenue_minor + 1 "
         "WHERE rowid = (SELECT max(rowid) FROM customer_summary)",
     ),
+    "gold/daily_revenue_partials:reconciles_with_silver": (
+        "gold",
+        "UPDATE daily_revenue_partials SET revenue_minor = revenue_minor - 1 "
+        "WHERE rowid = (SELECT max(rowid) FROM daily_revenue_partials)",
+    ),
+    "gold/customer_totals_partials:reconciles_with_silver": (
+        "gold",
+        "UPDATE customer_totals_partials SET last_occurred_at = '2000-01-01T00:00:00.000000Z' "
+        "WHERE rowid = (SELECT max(rowid) FROM customer_totals_partials)",
+    ),
+    "gold/customer_totals:customer_id_currency_unique": (
+        "gold",
+        "INSERT INTO customer_totals SELECT * FROM customer_totals LIMIT 1",
+    ),
     "gold/quarantine_summary:reconciles_with_quarantine": (
         "gold",
         "UPDATE quarantine_summary SET rejected = rejected + 1 "
@@ -161,6 +175,38 @@ def test_one_corrupted_gold_row_fails_reconciliation(loaded, instance, warehouse
     assert found["gold/customer_summary:reconciles_with_silver"].passed
 
 
+@pytest.mark.parametrize(
+    ("check", "statement"),
+    [
+        (
+            "gold.daily_revenue:reconciles_with_silver",
+            "UPDATE daily_revenue SET amount_minor = amount_minor + 1 "
+            "WHERE rowid = (SELECT max(rowid) FROM daily_revenue)",
+        ),
+        (
+            "gold.customer_summary:reconciles_with_silver",
+            "UPDATE customer_summary SET avg_amount_minor = avg_amount_minor + 1 "
+            "WHERE rowid = (SELECT min(rowid) FROM customer_summary)",
+        ),
+        (
+            "gold.customer_summary:reconciles_with_silver",
+            "UPDATE customer_summary SET email = 'x@y.z' "
+            "WHERE rowid = (SELECT min(rowid) FROM customer_summary)",
+        ),
+    ],
+)
+def test_a_partitioned_run_checks_the_gold_rows_of_its_days(
+    loaded, warehouse, local_zone, days, check, statement
+):
+    """Scoped to the run's partitions, the all-history tables are checked against the partials
+    for the keys the run touched: a corrupted row among them fails the check."""
+    expectation = {f"{e.table}:{e.name}": e for e in EXPECTATIONS}[check]
+    assert expectation.failing_rows(warehouse, local_zone, days).empty
+    sql(warehouse, "gold", statement)
+    assert len(expectation.failing_rows(warehouse, local_zone, days)) == 1
+    assert len(expectation.failing_rows(warehouse, local_zone, None)) == 1  # and on its own
+
+
 def test_one_dropped_silver_row_fails_against_manifests_and_gold(loaded, instance, warehouse):
     """Issue: drop one silver row and see the checks fail (manifests, and gold built before)."""
     defs, _ = loaded
@@ -174,8 +220,17 @@ def test_one_dropped_silver_row_fails_against_manifests_and_gold(loaded, instanc
     assert not manifests.passed
     examples = manifests.metadata["examples"].value
     assert "transactions.valid" in examples and "transactions.accounted" in examples
-    assert not found["gold/daily_revenue:reconciles_with_silver"].passed
-    assert not found["gold/customer_summary:reconciles_with_silver"].passed
+    # The blocking failure on silver stops the checks that read it; evaluated anyway, gold (its
+    # per-batch partials, and all-history tables) no longer matches silver.
+    assert "gold/daily_revenue_partials:reconciles_with_silver" not in found
+    expectations = {f"{e.table}:{e.name}": e for e in EXPECTATIONS}
+    for check in (
+        "gold.daily_revenue_partials:reconciles_with_silver",
+        "gold.customer_totals_partials:reconciles_with_silver",
+        "gold.daily_revenue:reconciles_with_silver",
+        "gold.customer_summary:reconciles_with_silver",
+    ):
+        assert len(expectations[check].failing_rows(warehouse, None, None)) == 1, check
 
 
 def test_examples_mask_emails_and_names(loaded, instance, warehouse):

@@ -1,11 +1,15 @@
 import json
 
 import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from lambda_src.contract import CURRENCY_EXPONENTS, AmountError, to_minor_units
 from medallion_dagster.assets.bronze import bronze_frame
 from medallion_dagster.assets.silver import (
     current_customers,
     current_transaction_types,
+    minor_units,
     split_transactions,
 )
 from medallion_dagster.landing_zone import LandingObject
@@ -203,3 +207,35 @@ def test_hostile_values_are_quarantined_not_crashing(warehouse):
         6: "currency_not_allowed",
     }
     assert "exceeds the maximum" in q.loc[q["_line"] == 4, "detail"].item()
+
+
+AMOUNT_TEXT = st.one_of(
+    st.from_regex(r"\A[+-]?[0-9]{0,17}(\.[0-9]{0,5})?([eE][+-]?[0-9]{1,2})?\Z"),
+    st.sampled_from(["", " 12.30 ", "0", "0.000", "NaN", "1e400", "١٢", "12,30", "1_000", "."]),
+    st.text(max_size=8),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(AMOUNT_TEXT, st.sampled_from(sorted(CURRENCY_EXPONENTS))), max_size=30))
+def test_vectorised_amounts_agree_with_the_contract_parser(rows):
+    """The fast path gives the same minor units, and every amount it cannot take goes to the
+    contract's parser with its exact error."""
+    amount = pd.Series([a for a, _ in rows], dtype="str")
+    currency = pd.Series([c for _, c in rows], dtype="str")
+    minor, errors = minor_units(amount, currency, pd.Series(True, index=amount.index))
+    for i, (a, c) in enumerate(rows):
+        try:
+            expected, error = to_minor_units(a, c), None
+        except AmountError as e:
+            expected, error = None, str(e)
+        assert (None if pd.isna(minor[i]) else int(minor[i])) == expected, (a, c)
+        assert (None if pd.isna(errors[i]) else errors[i]) == error, (a, c)
+
+
+def test_rows_not_to_check_are_left_alone():
+    amount = pd.Series(["12.34", "bad", "1"], dtype="str")
+    currency = pd.Series(["USD", "USD", "JPY"], dtype="str")
+    minor, errors = minor_units(amount, currency, pd.Series([False, False, True]))
+    assert minor.isna().tolist() == [True, True, False] and minor[2] == 1
+    assert errors.isna().all()

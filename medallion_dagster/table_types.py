@@ -14,9 +14,6 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-#: Rows per chunk when a stream is read or written in pieces (whole partitions per chunk).
-DEFAULT_CHUNK_ROWS = 200_000
-
 
 @dataclass(frozen=True)
 class SQLQuery:
@@ -88,11 +85,10 @@ class PartitionedTable:
     def row_counts(self) -> dict[str, int]:
         return self.warehouse.partition_row_counts(self.layer, self.table, self.partition_keys)
 
-    def chunks(
-        self, max_rows: int = DEFAULT_CHUNK_ROWS
-    ) -> Iterator[tuple[list[str], pd.DataFrame]]:
-        """(keys, rows of those keys) in key order; every key is in exactly one chunk."""
-        for keys in group_partitions(self.row_counts(), max_rows):
+    def chunks(self, max_rows: int | None = None) -> Iterator[tuple[list[str], pd.DataFrame]]:
+        """(keys, rows of those keys) in key order; every key is in exactly one chunk of about
+        `max_rows` rows (default: the warehouse's `chunk_rows`)."""
+        for keys in group_partitions(self.row_counts(), max_rows or self.warehouse.chunk_rows):
             yield keys, self.warehouse.read(self.layer, self.table, keys)
 
     def read(self) -> pd.DataFrame:

@@ -87,6 +87,8 @@ class Warehouse(dg.ConfigurableResource):
 
     path: str = DEFAULT_WAREHOUSE_DIR
     busy_timeout_seconds: float = 60.0
+    chunk_rows: int = 200_000
+    """Large runs read and write whole partitions about this many rows at a time (memory)."""
 
     def layer_file(self, layer: str) -> Path:
         if layer not in LAYERS:

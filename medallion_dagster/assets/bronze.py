@@ -16,6 +16,7 @@ from medallion_dagster.assets.common import OWNERS, SINGLE_RUN, landing_columns,
 from medallion_dagster.landing_zone import LandingObject, LandingZone
 from medallion_dagster.partitions import daily_partitions
 from medallion_dagster.readers import ParsedFile, parse
+from medallion_dagster.table_types import PartitionChunk, PartitionChunks
 from medallion_dagster.warehouse import PARTITION_COLUMN, Warehouse, quote
 
 LINEAGE_COLUMNS = {
@@ -86,6 +87,52 @@ def bronze_frame(
     return df
 
 
+def _read_chunks(
+    entity: str,
+    plan: list[tuple[str, list[LandingObject]]],
+    zone: LandingZone,
+    max_file_bytes: int,
+    ingested_at,
+    stats: dict,
+    chunk_rows: int,
+):
+    """Read the files partition by partition; yield whole partitions, about `chunk_rows` rows
+    at a time, so memory holds one chunk whatever the range. Counts unparseable records into
+    the stream's metadata as it goes."""
+    keys: list[str] = []
+    frames: list[pd.DataFrame] = []
+    rows = 0
+
+    def flush() -> PartitionChunk:
+        frame = pd.concat(frames, ignore_index=True)
+        chunk = PartitionChunk(list(keys), frame)
+        keys.clear()
+        frames.clear()
+        return chunk
+
+    for partition_key, objects in plan:
+        files: list[tuple[LandingObject, bytes | str]] = []
+        for obj in objects:
+            if obj.size > max_file_bytes:
+                reason = (
+                    f"file too large to read ({obj.size} bytes > max_file_bytes "
+                    f"{max_file_bytes}); split it into smaller files"
+                )
+                files.append((obj, reason))
+            else:
+                files.append((obj, zone.read(obj.key)))
+        frame = bronze_frame(entity, files, partition_key, ingested_at)
+        stats["unparseable_records"] += int(frame["_parse_error"].notna().sum())
+        keys.append(partition_key)
+        frames.append(frame)
+        rows += len(frame)
+        if rows >= chunk_rows:
+            yield flush()
+            rows = 0
+    if keys:
+        yield flush()
+
+
 def _previous_sources(warehouse: Warehouse, entity: str, partition_key: str) -> set[str]:
     if not warehouse.table_exists("bronze", entity):
         return set()
@@ -120,26 +167,19 @@ def _bronze_asset(entity: str) -> dg.AssetsDefinition:
         config: BronzeConfig,
         landing_zone: LandingZone,
         warehouse: Warehouse,
-    ) -> pd.DataFrame:
+    ) -> PartitionChunks:
         ingested_at = datetime.now(UTC)
-        frames, file_count, ignored = [], 0, []
+        plan: list[tuple[str, list[LandingObject]]] = []
+        ignored: list[str] = []
+        # List every partition and refuse a shrinking one before anything is written.
         for partition_key in context.partition_keys:
-            files = []
+            objects = []
             for obj in landing_zone.list_objects(f"{entity}/dt={partition_key}/"):
                 if parse_key(obj.key) is None:
                     ignored.append(obj.key)
-                    continue
-                if obj.size > config.max_file_bytes:
-                    reason = (
-                        f"file too large to read ({obj.size} bytes > max_file_bytes "
-                        f"{config.max_file_bytes}); split it into smaller files"
-                    )
-                    files.append((obj, reason))
-                    continue
-                files.append((obj, landing_zone.read(obj.key)))
-            missing = _previous_sources(warehouse, entity, partition_key) - {
-                o.key for o, _ in files
-            }
+                else:
+                    objects.append(obj)
+            missing = _previous_sources(warehouse, entity, partition_key) - {o.key for o in objects}
             if missing and not config.allow_missing_files:
                 raise dg.Failure(
                     description=f"bronze.{entity} partition {partition_key}: {len(missing)} "
@@ -149,19 +189,27 @@ def _bronze_asset(entity: str) -> dg.AssetsDefinition:
                     metadata={"missing_files": sorted(missing)},
                     allow_retries=False,  # not transient: retrying cannot bring the files back
                 )
-            file_count += len(files)
-            frames.append(bronze_frame(entity, files, partition_key, ingested_at))
+            plan.append((partition_key, objects))
         if ignored:
             context.log.warning(f"ignored {len(ignored)} non-data file(s): {ignored[:10]}")
-        df = pd.concat(frames, ignore_index=True)
-        context.add_output_metadata(
-            {
-                "files": file_count,
-                "unparseable_records": int(df["_parse_error"].notna().sum()),
-                "ignored_files": len(ignored),
-            }
+        stats = {
+            "files": sum(len(objects) for _, objects in plan),
+            "ignored_files": len(ignored),
+            "unparseable_records": 0,  # counted as the files are read
+        }
+        out = PartitionChunks(
+            _read_chunks(
+                entity,
+                plan,
+                landing_zone,
+                config.max_file_bytes,
+                ingested_at,
+                stats,
+                warehouse.chunk_rows,
+            )
         )
-        return df
+        out.metadata = stats
+        return out
 
     return _asset
 

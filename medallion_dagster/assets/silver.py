@@ -25,6 +25,7 @@ from lambda_src.contract import (
 from medallion_dagster.assets.bronze import LINEAGE_COLUMNS
 from medallion_dagster.assets.common import OWNERS, SINGLE_RUN, landing_columns, layer_tags, schema
 from medallion_dagster.partitions import daily_partitions
+from medallion_dagster.table_types import PartitionChunk, PartitionChunks, PartitionedTable
 from medallion_dagster.warehouse import PARTITION_COLUMN, Warehouse
 
 ARRIVAL_ORDER = [PARTITION_COLUMN, "_source_key", "_line"]
@@ -250,7 +251,8 @@ def validate_transactions(bronze: pd.DataFrame) -> tuple[pd.DataFrame, Validatio
 def ids_held_elsewhere(
     warehouse: Warehouse, ids: pd.Series, partition_keys: list[str]
 ) -> dict[str, str]:
-    """transaction_id -> partition, for ids silver already holds in *other* partitions."""
+    """transaction_id -> partition, for ids silver holds in partitions not in `partition_keys`
+    (those the run is about to replace)."""
     if ids.empty or not warehouse.table_exists("silver", "transactions"):
         return {}
     with warehouse.connect("silver") as conn:
@@ -270,16 +272,23 @@ def ids_held_elsewhere(
 
 
 def split_transactions(
-    bronze: pd.DataFrame, warehouse: Warehouse, partition_keys: list[str] | None = None
+    bronze: pd.DataFrame,
+    warehouse: Warehouse,
+    partition_keys: list[str] | None = None,
+    replacing: list[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """(silver rows, quarantine rows, stats) for the partitions being written.
 
     One row per transaction_id across all of silver: within a partition the last occurrence
     wins; an id another partition already holds is a duplicate (a run writes only its own
     partitions, so it cannot take an id back from a partition that published it); within one
-    multi-day run the earliest day keeps it."""
+    multi-day run the earliest day keeps it. `replacing`: the partitions whose stored rows do not
+    count as holding ids, because the run is replacing them (default: `partition_keys`; a run
+    written in chunks passes this chunk's partitions and the later ones)."""
     if partition_keys is None:
         partition_keys = sorted(set(bronze[PARTITION_COLUMN]))
+    if replacing is None:
+        replacing = partition_keys
     bronze = bronze.sort_values(ARRIVAL_ORDER, kind="stable").reset_index(drop=True)
     typed, v = validate_transactions(bronze)
     good = typed[v.ok]
@@ -287,7 +296,7 @@ def split_transactions(
     superseded = len(good) - len(deduped)
     first = deduped.drop_duplicates("transaction_id", keep="first")
     owner = dict(zip(first["transaction_id"], first[PARTITION_COLUMN], strict=True))
-    owner |= ids_held_elsewhere(warehouse, deduped["transaction_id"], partition_keys)
+    owner |= ids_held_elsewhere(warehouse, deduped["transaction_id"], replacing)
     is_dup = deduped[PARTITION_COLUMN].ne(deduped["transaction_id"].map(owner))
     silver = deduped[~is_dup].reset_index(drop=True)
     dups = deduped[is_dup]
@@ -321,16 +330,35 @@ def split_transactions(
     group_name="silver",
 )
 def silver_transactions(
-    context: dg.AssetExecutionContext, bronze_transactions: pd.DataFrame, warehouse: Warehouse
+    context: dg.AssetExecutionContext,
+    bronze_transactions: PartitionedTable,
+    warehouse: Warehouse,
 ):
-    silver, quarantine, stats = split_transactions(
-        bronze_transactions, warehouse, list(context.partition_keys)
-    )
+    run_keys = list(context.partition_keys)
+    quarantines: list[pd.DataFrame] = []
+    stats = {"superseded_in_batch": 0, "duplicates_elsewhere": 0, "valid": 0}
+
+    def chunks():
+        # Chunks come in key order and each is committed before the next is computed: the ids
+        # of earlier chunks count as held (the earliest day keeps an id), those of this and
+        # later chunks' old rows do not (they are being replaced).
+        for keys, bronze in bronze_transactions.chunks():
+            replacing = [k for k in run_keys if k >= keys[0]]
+            silver, quarantine, counts = split_transactions(bronze, warehouse, keys, replacing)
+            for name, n in counts.items():
+                stats[name] += n
+            stats["valid"] += len(silver)
+            quarantines.append(quarantine)
+            yield PartitionChunk(keys, silver)
+
+    transactions = PartitionChunks(chunks())
+    transactions.metadata = stats
+    yield dg.Output(transactions, "transactions")
+    quarantine = pd.concat(quarantines, ignore_index=True)
     context.log.info(
-        f"{len(silver)} valid, {len(quarantine)} quarantined, "
+        f"{stats['valid']} valid, {len(quarantine)} quarantined, "
         f"{stats['superseded_in_batch']} superseded within their batch"
     )
-    yield dg.Output(silver, "transactions", metadata=stats)
     yield dg.Output(
         quarantine,
         "transactions_quarantine",

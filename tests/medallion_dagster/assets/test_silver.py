@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import pandas as pd
 from hypothesis import given, settings
@@ -239,3 +240,83 @@ def test_rows_not_to_check_are_left_alone():
     minor, errors = minor_units(amount, currency, pd.Series([False, False, True]))
     assert minor.isna().tolist() == [True, True, False] and minor[2] == 1
     assert errors.isna().all()
+
+
+def _range_run(defs, instance, first: str, last: str) -> None:
+    tags = {
+        "dagster/asset_partition_range_start": first,
+        "dagster/asset_partition_range_end": last,
+    }
+    result = defs.resolve_job_def("medallion_daily").execute_in_process(
+        instance=instance, tags=tags
+    )
+    assert result.success
+
+
+def _snapshot(warehouse) -> dict[str, pd.DataFrame]:
+    audit = ["_ingested_at", "quarantined_at", "_source_etag"]  # run- and copy-specific
+    out = {}
+    for layer, table in [
+        ("silver", "transactions"),
+        ("silver", "transactions_quarantine"),
+        ("gold", "daily_revenue"),
+        ("gold", "customer_summary"),
+    ]:
+        df = warehouse.read(layer, table)
+        df = df.drop(columns=[c for c in audit if c in df.columns])
+        out[table] = df.sort_values(list(df.columns)).reset_index(drop=True)
+    return out
+
+
+def test_a_range_written_in_small_chunks_equals_one_chunk(
+    tmp_path, landing_dir, instance, recent_days
+):
+    """Streaming: every partition its own chunk (chunk_rows=1) gives what one chunk gives, ids
+    re-sent on other days included — in a first run, when the range runs again, and when an
+    earlier day later receives an id a later day held (the earliest day keeps it)."""
+    from lambda_src.handler import handler
+    from medallion_dagster.definitions import build_definitions
+    from medallion_dagster.landing_zone import LocalLandingZone
+    from medallion_dagster.warehouse import Warehouse
+    from tests.conftest import WIDE, put_local
+
+    days = [d.isoformat() for d in recent_days]
+    rows = [
+        "x1,C1,{d}T01:00:00Z,1.00,USD,purchase\nx2,C1,{d}T02:00:00Z,2.00,USD,refund\n",
+        "x2,C2,{d}T03:00:00Z,3.00,EUR,purchase\nx3,C2,{d}T04:00:00Z,4.00,EUR,purchase\n"
+        "x4,C2,{d}T05:00:00Z,7.00,EUR,purchase\n",
+        "x1,C3,{d}T05:00:00Z,5.00,GBP,purchase\nx3,C3,{d}T06:00:00Z,6.00,GBP,purchase\n",
+    ]
+    for i, day in enumerate(days):  # the Lambda writes to LANDING_DIR (the fixture's)
+        handler({"batch_date": day, "batch_id": f"s{i}", "batch_size": 80, "dirty_rate": 0.1}, None)
+        key = f"transactions/dt={day}/20260101T000000000000Z-x.csv"
+        put_local(landing_dir, key, TX_HEADER + rows[i].format(d=day))
+    snapshots = []
+    for chunk_rows in (1, 1_000_000):
+        landing = tmp_path / f"landing-{chunk_rows}"
+        shutil.copytree(landing_dir, landing)
+        warehouse = Warehouse(path=str(tmp_path / f"wh-{chunk_rows}"), chunk_rows=chunk_rows)
+        defs = build_definitions(
+            landing_zone=LocalLandingZone(root=str(landing)), warehouse=warehouse, discovery=WIDE
+        )
+        _range_run(defs, instance, days[0], days[-1])
+        first = _snapshot(warehouse)
+        _range_run(defs, instance, days[0], days[-1])
+        for name, df in _snapshot(warehouse).items():
+            pd.testing.assert_frame_equal(first[name], df)
+        key = f"transactions/dt={days[0]}/20260101T010000000000Z-y.csv"
+        put_local(landing, key, TX_HEADER + f"x4,C2,{days[0]}T05:00:00Z,7.00,EUR,purchase\n")
+        _range_run(defs, instance, days[0], days[-1])
+        snapshots.append(_snapshot(warehouse))
+        held = warehouse.query(
+            "SELECT transaction_id, _partition FROM silver.transactions "
+            "WHERE transaction_id LIKE 'x_' ORDER BY 1"
+        )
+        assert held.values.tolist() == [
+            ["x1", days[0]],
+            ["x2", days[0]],
+            ["x3", days[1]],
+            ["x4", days[0]],
+        ]
+    for name in snapshots[0]:
+        pd.testing.assert_frame_equal(snapshots[0][name], snapshots[1][name])

@@ -441,8 +441,8 @@ class Warehouse(dg.ConfigurableResource):
                         f"SELECT {tracked} FROM {target} WHERE 0"
                     )
                     conn.execute(
-                        f"INSERT INTO {changes} SELECT DISTINCT {tracked} FROM {target} "
-                        f"WHERE {in_run}",
+                        f"INSERT INTO {changes} SELECT {tracked} FROM {target} WHERE {in_run} "
+                        f"EXCEPT SELECT {tracked} FROM {changes}",
                         keys,
                     )
                 if partitioned:
@@ -455,8 +455,8 @@ class Warehouse(dg.ConfigurableResource):
                 ).rowcount
                 if changes_key:
                     conn.execute(
-                        f"INSERT INTO {changes} SELECT DISTINCT {tracked} FROM {target} "
-                        f"WHERE {in_run}",
+                        f"INSERT INTO {changes} SELECT {tracked} FROM {target} WHERE {in_run} "
+                        f"EXCEPT SELECT {tracked} FROM {changes}",
                         keys,
                     )
                 if source_changes is not None and changes_exist:

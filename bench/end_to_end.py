@@ -15,6 +15,7 @@ Prints one `name: value` a line.
 import argparse
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -92,6 +93,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--transactions", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--work", help="work folder; files landed there before are reused")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     import os
@@ -99,13 +101,24 @@ def main() -> int:
     from lambda_src.backfill import land_history
     from lambda_src.landing import LocalWriter
 
-    work = Path(tempfile.mkdtemp(prefix="medallion-e2e-"))
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="medallion-e2e-"))
     first = date(2025, 1, 1)
     last = first + timedelta(days=args.days - 1)
     extra = last + timedelta(days=1)
     per_day = max(args.transactions // args.days, 1)
-    land_history(LocalWriter(work / "landing"), first, last, args.transactions, 0.02)
-    land_history(LocalWriter(work / "landing-extra"), extra, extra, per_day, 0.02)
+    if not (work / "landed.json").exists():  # --work of an earlier run: its files are reused
+        for folder in ("landing", "landing-extra", "wh", "wh-empty", "raw.db"):
+            shutil.rmtree(work / folder, ignore_errors=True)
+        land_history(LocalWriter(work / "landing"), first, last, args.transactions, 0.02)
+        land_history(LocalWriter(work / "landing-extra"), extra, extra, per_day, 0.02)
+        (work / "landed.json").write_text(json.dumps(vars(args)))
+    elif json.loads((work / "landed.json").read_text())["transactions"] != args.transactions:
+        raise SystemExit(f"{work} holds files for another --transactions")
+    for folder in ("wh", "wh-empty"):
+        shutil.rmtree(work / folder, ignore_errors=True)
+    (work / "raw.db").unlink(missing_ok=True)
+    for path in (work / "landing").rglob(f"dt={extra.isoformat()}"):
+        shutil.rmtree(path)  # the extra day, copied in by an earlier run
     base = os.environ | {"MEDALLION_START_DATE": first.isoformat(), "PYTHONPATH": str(ROOT)}
 
     raw = run(RAW, str(work / "landing"), str(work / "raw.db"), env=base)

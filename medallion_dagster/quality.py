@@ -96,13 +96,20 @@ def _full_or_run(full: str, run: str):
 
 def unique(table: str, *columns: str, scoped: bool = False) -> Expectation:
     cols = ", ".join(columns)
-    where = f" WHERE ({cols}) IN (SELECT {cols} FROM {table} WHERE {{scope}})" if scoped else ""
+    sql = f"SELECT {cols}, count(*) AS copies FROM {table} GROUP BY {cols} HAVING count(*) > 1"
+    if scoped:  # the run's rows, each looked up in the key's index: the run's cost, not history's
+        same = " AND ".join(f"u.{c} = t.{c}" for c in columns)
+        sql = (
+            f"SELECT {', '.join('t.' + c for c in columns)}, 1 + (SELECT count(*) FROM {table} "
+            f"AS u WHERE {same} AND u.rowid != t.rowid) AS copies FROM {table} AS t "
+            f"WHERE {{scope}} AND EXISTS (SELECT 1 FROM {table} AS u WHERE {same} "
+            "AND u.rowid != t.rowid)"
+        )
     return Expectation(
         table,
         "_".join(columns) + "_unique",
         f"One row per ({cols}): a second row would be counted twice downstream.",
-        f"SELECT {cols}, count(*) AS copies FROM {table}{where} "
-        f"GROUP BY {cols} HAVING count(*) > 1",
+        sql,
     )
 
 

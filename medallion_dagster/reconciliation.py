@@ -74,47 +74,55 @@ WHERE j.n IS NOT j.transaction_count OR j.gross IS NOT j.gross_revenue_minor
    OR c.name IS NOT j.customer_name OR c.email IS NOT j.email
 """
 
+#: The queries below compare two sides key by key as one `UNION ALL` + `GROUP BY` (one pass over
+#: each side, whatever their sizes), not a join: a key on one side only shows as NULLs.
+
 #: The per-batch partials of the run's partitions ({scope}) against silver, recomputed here with
 #: the contract's signs by type (gold derives them from revenue_minor's sign).
 DAILY_REVENUE_PARTIALS_MISMATCHES = f"""
-WITH s AS (
+SELECT _partition AS batch_date, occurred_date, currency, transaction_type,
+       max(s_n) AS silver_count, max(g_n) AS gold_count,
+       max(s_amount) AS silver_amount_minor, max(g_amount) AS gold_amount_minor,
+       max(s_revenue) AS silver_revenue_minor, max(g_revenue) AS gold_revenue_minor
+FROM (
     SELECT _partition, substr(occurred_at, 1, 10) AS occurred_date, currency, transaction_type,
-           count(*) AS n, sum(amount_minor) AS amount, sum(amount_minor * {SIGN_SQL}) AS revenue
+           count(*) AS s_n, sum(amount_minor) AS s_amount,
+           sum(amount_minor * {SIGN_SQL}) AS s_revenue,
+           NULL AS g_n, NULL AS g_amount, NULL AS g_revenue
     FROM silver.transactions WHERE {{scope}} GROUP BY 1, 2, 3, 4
-), g AS (SELECT * FROM gold.daily_revenue_partials WHERE {{scope}})
-SELECT coalesce(s._partition, g._partition) AS batch_date,
-       coalesce(s.occurred_date, g.occurred_date) AS occurred_date,
-       coalesce(s.currency, g.currency) AS currency,
-       coalesce(s.transaction_type, g.transaction_type) AS transaction_type,
-       s.n AS silver_count, g.transaction_count AS gold_count,
-       s.amount AS silver_amount_minor, g.amount_minor AS gold_amount_minor,
-       s.revenue AS silver_revenue_minor, g.revenue_minor AS gold_revenue_minor
-FROM s FULL OUTER JOIN g
-  ON g._partition = s._partition AND g.occurred_date = s.occurred_date
- AND g.currency = s.currency AND g.transaction_type = s.transaction_type
-WHERE s.n IS NOT g.transaction_count OR s.amount IS NOT g.amount_minor
-   OR s.revenue IS NOT g.revenue_minor
+    UNION ALL
+    SELECT _partition, occurred_date, currency, transaction_type, NULL, NULL, NULL,
+           transaction_count, amount_minor, revenue_minor
+    FROM gold.daily_revenue_partials WHERE {{scope}}
+)
+GROUP BY 1, 2, 3, 4
+HAVING count(*) != 2 OR max(s_n) IS NOT max(g_n) OR max(s_amount) IS NOT max(g_amount)
+    OR max(s_revenue) IS NOT max(g_revenue)
 """
 
 CUSTOMER_TOTALS_PARTIALS_MISMATCHES = f"""
-WITH s AS (
-    SELECT _partition, customer_id, currency, count(*) AS n,
-           sum(CASE WHEN {SIGN_SQL} = 1 THEN amount_minor ELSE 0 END) AS gross,
-           sum(CASE WHEN {SIGN_SQL} = -1 THEN amount_minor ELSE 0 END) AS refunded,
-           sum(amount_minor) AS total, min(occurred_at) AS first_at, max(occurred_at) AS last_at
+SELECT _partition AS batch_date, customer_id, currency,
+       max(s_n) AS silver_count, max(g_n) AS gold_count,
+       max(s_gross) AS silver_gross_minor, max(g_gross) AS gold_gross_minor,
+       max(s_refunded) AS silver_refunded_minor, max(g_refunded) AS gold_refunded_minor
+FROM (
+    SELECT _partition, customer_id, currency, count(*) AS s_n,
+           sum(CASE WHEN {SIGN_SQL} = 1 THEN amount_minor ELSE 0 END) AS s_gross,
+           sum(CASE WHEN {SIGN_SQL} = -1 THEN amount_minor ELSE 0 END) AS s_refunded,
+           sum(amount_minor) AS s_total, min(occurred_at) AS s_first, max(occurred_at) AS s_last,
+           NULL AS g_n, NULL AS g_gross, NULL AS g_refunded, NULL AS g_total, NULL AS g_first,
+           NULL AS g_last
     FROM silver.transactions WHERE {{scope}} GROUP BY 1, 2, 3
-), g AS (SELECT * FROM gold.customer_totals_partials WHERE {{scope}})
-SELECT coalesce(s._partition, g._partition) AS batch_date,
-       coalesce(s.customer_id, g.customer_id) AS customer_id,
-       coalesce(s.currency, g.currency) AS currency,
-       s.n AS silver_count, g.transaction_count AS gold_count,
-       s.gross AS silver_gross_minor, g.gross_revenue_minor AS gold_gross_minor,
-       s.refunded AS silver_refunded_minor, g.refunded_minor AS gold_refunded_minor
-FROM s FULL OUTER JOIN g
-  ON g._partition = s._partition AND g.customer_id = s.customer_id AND g.currency = s.currency
-WHERE s.n IS NOT g.transaction_count OR s.gross IS NOT g.gross_revenue_minor
-   OR s.refunded IS NOT g.refunded_minor OR s.total IS NOT g.amount_total_minor
-   OR s.first_at IS NOT g.first_occurred_at OR s.last_at IS NOT g.last_occurred_at
+    UNION ALL
+    SELECT _partition, customer_id, currency, NULL, NULL, NULL, NULL, NULL, NULL,
+           transaction_count, gross_revenue_minor, refunded_minor, amount_total_minor,
+           first_occurred_at, last_occurred_at
+    FROM gold.customer_totals_partials WHERE {{scope}}
+)
+GROUP BY 1, 2, 3
+HAVING count(*) != 2 OR max(s_n) IS NOT max(g_n) OR max(s_gross) IS NOT max(g_gross)
+    OR max(s_refunded) IS NOT max(g_refunded) OR max(s_total) IS NOT max(g_total)
+    OR max(s_first) IS NOT max(g_first) OR max(s_last) IS NOT max(g_last)
 """
 
 #: On a partitioned run: the all-history rows of the keys the run's partials touch, against the
@@ -123,22 +131,27 @@ DAILY_REVENUE_RUN_MISMATCHES = """
 WITH k AS (
     SELECT DISTINCT occurred_date, currency, transaction_type
     FROM gold.daily_revenue_partials WHERE {scope}
-), s AS (
-    SELECT p.occurred_date, p.currency, p.transaction_type, sum(p.transaction_count) AS n,
-           sum(p.amount_minor) AS amount, sum(p.revenue_minor) AS revenue
-    FROM gold.daily_revenue_partials AS p
-    WHERE (p.occurred_date, p.currency, p.transaction_type) IN (SELECT * FROM k)
-    GROUP BY 1, 2, 3
 )
-SELECT s.occurred_date, s.currency, s.transaction_type,
-       s.n AS partials_count, g.transaction_count AS gold_count,
-       s.amount AS partials_amount_minor, g.amount_minor AS gold_amount_minor,
-       s.revenue AS partials_revenue_minor, g.revenue_minor AS gold_revenue_minor
-FROM s LEFT JOIN gold.daily_revenue AS g
-  ON g.occurred_date = s.occurred_date AND g.currency = s.currency
- AND g.transaction_type = s.transaction_type
-WHERE s.n IS NOT g.transaction_count OR s.amount IS NOT g.amount_minor
-   OR s.revenue IS NOT g.revenue_minor
+SELECT occurred_date, currency, transaction_type,
+       max(p_n) AS partials_count, max(g_n) AS gold_count,
+       max(p_amount) AS partials_amount_minor, max(g_amount) AS gold_amount_minor,
+       max(p_revenue) AS partials_revenue_minor, max(g_revenue) AS gold_revenue_minor
+FROM (
+    SELECT occurred_date, currency, transaction_type, sum(transaction_count) AS p_n,
+           sum(amount_minor) AS p_amount, sum(revenue_minor) AS p_revenue,
+           NULL AS g_n, NULL AS g_amount, NULL AS g_revenue
+    FROM gold.daily_revenue_partials
+    WHERE (occurred_date, currency, transaction_type) IN (SELECT * FROM k)
+    GROUP BY 1, 2, 3
+    UNION ALL
+    SELECT occurred_date, currency, transaction_type, NULL, NULL, NULL,
+           transaction_count, amount_minor, revenue_minor
+    FROM gold.daily_revenue
+    WHERE (occurred_date, currency, transaction_type) IN (SELECT * FROM k)
+)
+GROUP BY 1, 2, 3
+HAVING count(*) != 2 OR max(p_n) IS NOT max(g_n) OR max(p_amount) IS NOT max(g_amount)
+    OR max(p_revenue) IS NOT max(g_revenue)
 """
 
 CUSTOMER_SUMMARY_RUN_MISMATCHES = """
@@ -152,12 +165,13 @@ WITH k AS (
     FROM gold.customer_totals_partials AS p
     WHERE (p.customer_id, p.currency) IN (SELECT * FROM k)
     GROUP BY 1, 2
+), g AS (
+    SELECT * FROM gold.customer_summary WHERE (customer_id, currency) IN (SELECT * FROM k)
 )
 SELECT s.customer_id, s.currency, s.n AS partials_count, g.transaction_count AS gold_count,
        s.gross - s.refunded AS partials_net_minor, g.net_revenue_minor AS gold_net_minor,
        c.name AS silver_name, g.customer_name AS gold_name
-FROM s LEFT JOIN gold.customer_summary AS g
-  ON g.customer_id = s.customer_id AND g.currency = s.currency
+FROM s LEFT JOIN g ON g.customer_id = s.customer_id AND g.currency = s.currency
 LEFT JOIN silver.customers AS c ON c.customer_id = s.customer_id
 WHERE s.n IS NOT g.transaction_count OR s.gross IS NOT g.gross_revenue_minor
    OR s.refunded IS NOT g.refunded_minor OR s.gross - s.refunded IS NOT g.net_revenue_minor

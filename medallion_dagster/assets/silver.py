@@ -432,12 +432,12 @@ def _unpartitioned(quarantine: pd.DataFrame) -> pd.DataFrame:
 
 
 def _reference_asset(
-    entity: str, build, description: str, columns: dict[str, str]
+    entity: str, build, description: str, columns: dict[str, str], key: str
 ) -> dg.AssetsDefinition:
     @dg.multi_asset(
         name=f"silver_{entity}",
         outs={
-            entity: _out(entity, description, columns),
+            entity: _out(entity, description, columns, **{"medallion/indexes": [key]}),
             f"{entity}_quarantine": _out(
                 f"{entity}_quarantine",
                 f"Rejected {entity} records with the rule they broke.",
@@ -462,11 +462,13 @@ silver_customers = _reference_asset(
     current_customers,
     "Current state per customer (latest updated_at wins).",
     CUSTOMER_COLUMNS,
+    key="customer_id",
 )
 silver_transaction_types = _reference_asset(
     "transaction_types",
     current_transaction_types,
     "The transaction types and the sign each applies to revenue.",
     TYPE_COLUMNS,
+    key="type_name",
 )
 silver_assets = [silver_transactions, silver_customers, silver_transaction_types]

@@ -259,31 +259,46 @@ def _tx_totals(manifest: dict) -> dict:
 NOT_A_RECORD = "NOT (_line = 0 AND {error} = 'empty file')"
 
 
-def _count_by_key(warehouse: Warehouse, table: str, keys: list[str], error: str) -> dict[str, int]:
+def _count_by_key(conn, table: str, days: list[str], keys: list[str], error: str) -> dict:
     """Records per file key. Bronze partitions a file by the batch date of its key, so the
     partition index narrows the scan to those days."""
     if not keys:
         return {}
-    days = sorted({p.batch_date.isoformat() for p in map(parse_key, keys) if p is not None})
-    rows = warehouse.query(
-        f"SELECT _source_key AS k, count(*) AS n FROM {table} "
+    rows = conn.execute(
+        f"SELECT _source_key, count(*) FROM {table} "
         "WHERE _partition IN (SELECT value FROM json_each(:days)) "
         "AND _source_key IN (SELECT value FROM json_each(:keys)) "
         f"AND {NOT_A_RECORD.format(error=error)} GROUP BY _source_key",
         {"days": json.dumps(days), "keys": json.dumps(keys)},
-    )
-    return dict(zip(rows["k"], rows["n"], strict=True))
+    ).fetchall()
+    return dict(rows)
 
 
-#: Ids of the day's manifest files that silver accepted (rows not quarantined for breaking a
-#: rule; a duplicate of an id held elsewhere is accepted there), normalised as silver does.
-ACCEPTED_IDS = """
-    SELECT medallion_strip(b.transaction_id) FROM bronze.transactions AS b
-    WHERE b._partition = :day AND b._source_key IN (SELECT value FROM json_each(:keys))
+#: Per day, the ids of the day's manifest files that silver accepted (rows not quarantined for
+#: breaking a rule; a duplicate of an id held elsewhere is accepted there), normalised as silver
+#: does; then the silver rows holding them, wherever they are, summed per currency and type.
+ACCEPTED_BY_DAY = """
+WITH accepted AS (
+    SELECT DISTINCT b._partition AS day, medallion_strip(b.transaction_id) AS id
+    FROM bronze.transactions AS b
+    WHERE b._partition IN (SELECT value FROM json_each(:days))
+      AND b._source_key IN (SELECT value FROM json_each(:keys))
       AND NOT EXISTS (
         SELECT 1 FROM silver.transactions_quarantine AS q
         WHERE q._partition = b._partition AND q._source_key = b._source_key
           AND q._line = b._line AND q.rule != 'duplicate_transaction_id')
+)
+SELECT a.day, s.currency, s.transaction_type, count(*), sum(s.amount_minor)
+FROM accepted AS a JOIN silver.transactions AS s ON s.transaction_id = a.id
+GROUP BY 1, 2, 3
+"""
+
+QUARANTINED_BY_DAY = f"""
+SELECT _partition, count(*) FROM silver.transactions_quarantine
+WHERE _partition IN (SELECT value FROM json_each(:days))
+  AND _source_key IN (SELECT value FROM json_each(:keys))
+  AND rule != 'duplicate_transaction_id' AND {NOT_A_RECORD.format(error="detail")}
+GROUP BY 1
 """
 
 
@@ -300,13 +315,43 @@ def manifest_mismatches(zone: LandingZone, warehouse: Warehouse, days: list[str]
     - `transactions.accounted`: records sent = valid + quarantined + exact re-sends within a
       batch + the valid records of repeated deliveries;
     - `<currency>/<type>.count` and `.amount_minor` = the producers' control totals.
-    Measures a manifest does not state are not checked.
+    Measures a manifest does not state are not checked. The warehouse is asked once for all
+    days (a few queries, whatever the range), the landing zone once per day.
     """
+    found_by_day = {day: found for day in days if (found := manifests(zone, day))}
+    files_by_day = {
+        day: [
+            f
+            for _, m in found
+            for f in m["files"]
+            if isinstance(f, dict) and isinstance(f.get("key"), str)
+        ]
+        for day, found in found_by_day.items()
+    }
+    all_days = sorted(files_by_day)
+    all_keys = [f["key"] for files in files_by_day.values() for f in files]
+    tx_keys = [
+        f["key"] for files in files_by_day.values() for f in files
+        if f.get("entity") == "transactions"
+    ]  # fmt: skip
+    received: dict[str, int] = {}
+    silver_cells: dict[str, dict[tuple[str, str], tuple[int, int]]] = {}
+    quarantined: dict[str, int] = {}
+    if all_days:
+        with warehouse.connect() as conn:
+            key_days = sorted(
+                {p.batch_date.isoformat() for p in map(parse_key, all_keys) if p is not None}
+            )
+            for entity in ("transactions", "customers", "transaction_types"):
+                received |= _count_by_key(
+                    conn, f"bronze.{entity}", key_days, all_keys, "_parse_error"
+                )
+            params = {"days": json.dumps(all_days), "keys": json.dumps(tx_keys)}
+            for day, currency, ttype, n, amount in conn.execute(ACCEPTED_BY_DAY, params):
+                silver_cells.setdefault(day, {})[(currency, ttype)] = (n, amount)
+            quarantined = dict(conn.execute(QUARANTINED_BY_DAY, params).fetchall())
     rows = []
-    for day in days:
-        found = manifests(zone, day)
-        if not found:
-            continue
+    for day, found in found_by_day.items():
         batches: dict[tuple, list[dict]] = {}
         for _, m in found:
             identity = (
@@ -314,16 +359,7 @@ def manifest_mismatches(zone: LandingZone, warehouse: Warehouse, days: list[str]
                 json.dumps(_tx_totals(m), sort_keys=True, default=str),
             )
             batches.setdefault(identity, []).append(m)
-        files = [
-            f
-            for _, m in found
-            for f in m["files"]
-            if isinstance(f, dict) and isinstance(f.get("key"), str)
-        ]
-        keys = [f["key"] for f in files]
-        received: dict[str, int] = {}
-        for entity in ("transactions", "customers", "transaction_types"):
-            received |= _count_by_key(warehouse, f"bronze.{entity}", keys, "_parse_error")
+        files = files_by_day[day]
         for f in files:
             expected = _int(f.get("records"))
             if expected is not None and received.get(f["key"], 0) != expected:
@@ -337,22 +373,12 @@ def manifest_mismatches(zone: LandingZone, warehouse: Warehouse, days: list[str]
                     )
                 )
         tx_files = [f for f in files if f.get("entity") == "transactions"]
-        params = {"day": day, "keys": json.dumps([f["key"] for f in tx_files])}
-        silver = warehouse.query(
-            "SELECT currency, transaction_type, count(*) AS n, sum(amount_minor) AS amount "
-            f"FROM silver.transactions WHERE transaction_id IN ({ACCEPTED_IDS}) GROUP BY 1, 2",
-            params,
-        )
-        invalid = warehouse.query(
-            "SELECT count(*) AS n FROM silver.transactions_quarantine WHERE _partition = :day "
-            "AND _source_key IN (SELECT value FROM json_each(:keys)) "
-            f"AND rule != 'duplicate_transaction_id' AND {NOT_A_RECORD.format(error='detail')}",
-            params,
-        )["n"].iloc[0]
+        got = silver_cells.get(day, {})
+        invalid = quarantined.get(day, 0)
         first = [_tx_totals(copies[0]) for copies in batches.values()]
         every = [_tx_totals(m) for _, m in found]
         repeats = [_tx_totals(c) for copies in batches.values() for c in copies[1:]]
-        valid = int(silver["n"].sum())
+        valid = sum(n for n, _ in got.values())
         records = [_int(f.get("records")) for f in tx_files]
         dirty, dups, repeated = (
             _sum(every, "dirty"),
@@ -375,10 +401,6 @@ def manifest_mismatches(zone: LandingZone, warehouse: Warehouse, days: list[str]
                         acc = expected_cells.setdefault((currency, ttype), [0, 0])
                         acc[0] += _int(_dict(cell).get("count")) or 0
                         acc[1] += _int(_dict(cell).get("amount_minor")) or 0
-            got = {
-                (r.currency, r.transaction_type): (int(r.n), int(r.amount))
-                for r in silver.itertuples()
-            }
             for cell in sorted(set(expected_cells) | set(got)):
                 (n_exp, a_exp), (n, a) = expected_cells.get(cell, (0, 0)), got.get(cell, (0, 0))
                 measures.append((f"{cell[0]}/{cell[1]}.count", n_exp, n))

@@ -134,6 +134,20 @@ def _parse_json_array(text: str) -> ParsedFile | None:
     return out
 
 
+#: One decoder for every line: number text kept exactly as written, duplicate keys refused.
+_DECODER = json.JSONDecoder(
+    parse_float=str, parse_int=str, object_pairs_hook=_object_without_duplicate_keys
+)
+
+
+def _record(obj: dict, line: str) -> dict[str, str | None]:
+    """A parsed JSON object as text values. Text from valid UTF-8 can only hold an unpaired
+    surrogate through a `\\u` escape: lines without one skip the per-value check."""
+    if "\\u" not in line and all(type(v) is str for v in obj.values()):
+        return obj  # keys and values are already text that UTF-8 can store
+    return {_checked(str(k)): _text(v) for k, v in obj.items()}
+
+
 def parse_jsonl(body: bytes) -> ParsedFile:
     text = _decode(body)
     as_array = _parse_json_array(text)
@@ -144,16 +158,10 @@ def parse_jsonl(body: bytes) -> ParsedFile:
         if not line.strip():
             continue
         try:
-            # parse_float/parse_int keep the digits exactly as written
-            obj = json.loads(
-                line,
-                parse_float=str,
-                parse_int=str,
-                object_pairs_hook=_object_without_duplicate_keys,
-            )
+            obj = _DECODER.decode(line)
             if not isinstance(obj, dict):
                 raise RecordError("not a JSON object")
-            record = {_checked(str(k)): _text(v) for k, v in obj.items()}
+            record = _record(obj, line)
         except json.JSONDecodeError as e:
             out.errors.append((lineno, f"invalid JSON: {e.msg} at column {e.colno}", line))
             continue

@@ -50,38 +50,43 @@ def bronze_frame(
     partition_key: str,
     ingested_at,
 ) -> pd.DataFrame:
-    """Rows of one partition of one entity from its files' bytes."""
+    """Rows of one partition of one entity from its files' bytes, built column by column."""
     columns = ENTITY_COLUMNS[entity]
-    rows: list[dict] = []
+    known = set(columns)
+    data: dict[str, list] = {c: [] for c in [*columns, *LINEAGE_COLUMNS]}
+    data.pop("_ingested_at")
     for obj, body in files:
         if isinstance(body, str):  # not read: the reason why
             parsed = ParsedFile(errors=[(0, body, "")])
         else:
             parsed = parse(body, parse_key(obj.key).fmt)
-        lineage = {"_source_key": obj.key, "_source_etag": obj.etag}
-        for record, line in zip(parsed.records, parsed.lines, strict=True):
-            extra = {k: v for k, v in record.items() if k not in columns}
-            rows.append(
-                {c: record.get(c) for c in columns}
-                | {
-                    "_extra": json.dumps(extra, ensure_ascii=False, sort_keys=True)
-                    if extra
-                    else None,
-                    "_parse_error": None,
-                    "_raw": None,
-                    "_line": line,
-                }
-                | lineage
+        records = parsed.records
+        for c in columns:
+            data[c] += [r.get(c) for r in records]
+        data["_extra"] += [
+            None
+            if r.keys() <= known
+            else json.dumps(
+                {k: v for k, v in r.items() if k not in known}, ensure_ascii=False, sort_keys=True
             )
-        for line, reason, raw in parsed.errors:
-            rows.append(
-                dict.fromkeys(columns)
-                | {"_extra": None, "_parse_error": reason, "_raw": raw, "_line": line}
-                | lineage
-            )
-    text_columns = [*columns, "_extra", "_parse_error", "_raw", "_source_key", "_source_etag"]
-    df = pd.DataFrame(rows, columns=[*columns, *LINEAGE_COLUMNS])
-    df = df.astype({c: "str" for c in text_columns} | {"_line": "Int64"})
+            for r in records
+        ]
+        data["_parse_error"] += [None] * len(records)
+        data["_raw"] += [None] * len(records)
+        data["_line"] += parsed.lines
+        for c in columns:
+            data[c] += [None] * len(parsed.errors)
+        data["_extra"] += [None] * len(parsed.errors)
+        data["_parse_error"] += [reason for _, reason, _ in parsed.errors]
+        data["_raw"] += [raw for _, _, raw in parsed.errors]
+        data["_line"] += [line for line, _, _ in parsed.errors]
+        n = len(records) + len(parsed.errors)
+        data["_source_key"] += [obj.key] * n
+        data["_source_etag"] += [obj.etag] * n
+    df = pd.DataFrame(
+        {c: pd.Series(values, dtype="str") for c, values in data.items() if c != "_line"}
+    )
+    df.insert(list(data).index("_line"), "_line", pd.Series(data["_line"], dtype="Int64"))
     df["_ingested_at"] = pd.Series([ingested_at] * len(df), dtype="datetime64[us, UTC]")
     df[PARTITION_COLUMN] = pd.Series([partition_key] * len(df), dtype="str")
     return df
@@ -133,14 +138,21 @@ def _read_chunks(
         yield flush()
 
 
-def _previous_sources(warehouse: Warehouse, entity: str, partition_key: str) -> set[str]:
+def _previous_sources(
+    warehouse: Warehouse, entity: str, partition_keys: list[str]
+) -> dict[str, set[str]]:
+    """partition -> landing keys that fed it before (one query for the run's partitions)."""
     if not warehouse.table_exists("bronze", entity):
-        return set()
+        return {}
     df = warehouse.query(
-        f"SELECT DISTINCT _source_key FROM bronze.{quote(entity)} WHERE _partition = ?",
-        (partition_key,),
+        f"SELECT DISTINCT _partition, _source_key FROM bronze.{quote(entity)} "
+        "WHERE _partition IN (SELECT value FROM json_each(?))",
+        (json.dumps(partition_keys),),
     )
-    return set(df["_source_key"])
+    out: dict[str, set[str]] = {}
+    for partition, key in zip(df.get("_partition", []), df.get("_source_key", []), strict=True):
+        out.setdefault(partition, set()).add(key)
+    return out
 
 
 def _bronze_asset(entity: str) -> dg.AssetsDefinition:
@@ -172,6 +184,7 @@ def _bronze_asset(entity: str) -> dg.AssetsDefinition:
         plan: list[tuple[str, list[LandingObject]]] = []
         ignored: list[str] = []
         # List every partition and refuse a shrinking one before anything is written.
+        previous = _previous_sources(warehouse, entity, list(context.partition_keys))
         for partition_key in context.partition_keys:
             objects = []
             for obj in landing_zone.list_objects(f"{entity}/dt={partition_key}/"):
@@ -179,7 +192,7 @@ def _bronze_asset(entity: str) -> dg.AssetsDefinition:
                     ignored.append(obj.key)
                 else:
                     objects.append(obj)
-            missing = _previous_sources(warehouse, entity, partition_key) - {o.key for o in objects}
+            missing = previous.get(partition_key, set()) - {o.key for o in objects}
             if missing and not config.allow_missing_files:
                 raise dg.Failure(
                     description=f"bronze.{entity} partition {partition_key}: {len(missing)} "

@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 
 import dagster as dg
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from lambda_src.contract import (
     CURRENCY_EXPONENTS,
@@ -129,11 +131,15 @@ class Validation:
 
 def quarantine_frame(entity, bad: pd.DataFrame, rule, detail) -> pd.DataFrame:
     columns = ENTITY_COLUMNS[entity]
+    values = {
+        c: [None if pd.isna(v) else v for v in bad[c]]
+        for c in [*columns, *(["_raw"] if "_raw" in bad else [])]
+    }
 
-    def record(row) -> str:
-        rec = {c: (None if pd.isna(row[c]) else row[c]) for c in columns}
-        if "_raw" in row and not pd.isna(row["_raw"]):
-            rec["_raw"] = row["_raw"]
+    def record(i: int) -> str:
+        rec = {c: values[c][i] for c in columns}
+        if "_raw" in values and values["_raw"][i] is not None:
+            rec["_raw"] = values["_raw"][i]
         return json.dumps(rec, ensure_ascii=False)
 
     out = pd.DataFrame(
@@ -142,7 +148,7 @@ def quarantine_frame(entity, bad: pd.DataFrame, rule, detail) -> pd.DataFrame:
             "detail": pd.Series(list(detail), dtype="str"),
             "_source_key": pd.Series(list(bad["_source_key"]), dtype="str"),
             "_line": pd.Series(list(bad["_line"]), dtype="Int64"),
-            "record": pd.Series([record(r) for _, r in bad.iterrows()], dtype="str"),
+            "record": pd.Series([record(i) for i in range(len(bad))], dtype="str"),
             "quarantined_at": pd.Series(
                 [datetime.now(UTC)] * len(bad), dtype="datetime64[us, UTC]"
             ),
@@ -163,7 +169,7 @@ def parse_utc(values: pd.Series) -> pd.Series:
 
 
 #: Plain amounts the vectorised path handles: up to 15 integer digits, an optional fraction.
-PLAIN_AMOUNT = r"([0-9]{1,15})(?:\.([0-9]{0,3}))?"
+PLAIN_AMOUNT = r"^(?P<whole>[0-9]{1,15})(?:\.(?P<fraction>[0-9]{0,3}))?$"
 
 
 def minor_units(
@@ -178,15 +184,20 @@ def minor_units(
     errors = pd.Series(None, index=amount.index, dtype=object)
     if not todo.any():
         return minor, errors
-    text = amount.astype("str").str.strip()
-    parts = text.str.extract(f"^{PLAIN_AMOUNT}$")
+    text = pa.array(amount.astype("str").str.strip(), type=pa.large_string(), from_pandas=True)
+    parts = pc.extract_regex(text, PLAIN_AMOUNT)  # Arrow: one C++ pass, null where no match
+    whole_text = pd.Series(pc.struct_field(parts, "whole"), index=amount.index, dtype="str").astype(
+        "str"
+    )
+    fraction = pd.Series(
+        pc.struct_field(parts, "fraction"), index=amount.index, dtype="str"
+    ).fillna("")
     exponent = currency.map(CURRENCY_EXPONENTS)
-    fraction = parts[1].fillna("")
     digits = fraction.str.len()
-    fast = todo & parts[0].notna() & exponent.notna() & digits.le(exponent.fillna(-1))
+    fast = todo & whole_text.notna() & exponent.notna() & digits.le(exponent.fillna(-1))
     if fast.any():
         e = exponent[fast].astype("int64")
-        whole = parts[0][fast].astype("int64")
+        whole = whole_text[fast].astype("int64")
         frac = fraction[fast].str.ljust(3, "0").astype("int64") // 10 ** (3 - e)
         value = whole * 10**e + frac
         ok = value.gt(0) & value.le(MAX_AMOUNT_MINOR)
@@ -252,21 +263,16 @@ def ids_held_elsewhere(
     warehouse: Warehouse, ids: pd.Series, partition_keys: list[str]
 ) -> dict[str, str]:
     """transaction_id -> partition, for ids silver holds in partitions not in `partition_keys`
-    (those the run is about to replace)."""
+    (those the run is about to replace). One query: each id is looked up in the id index."""
     if ids.empty or not warehouse.table_exists("silver", "transactions"):
         return {}
     with warehouse.connect("silver") as conn:
-        conn.execute("CREATE TEMP TABLE ids (id TEXT PRIMARY KEY)")
-        conn.executemany("INSERT OR IGNORE INTO temp.ids VALUES (?)", ((i,) for i in ids))
-        conn.execute("CREATE TEMP TABLE run_partitions (p TEXT PRIMARY KEY)")
-        conn.executemany(
-            "INSERT INTO temp.run_partitions VALUES (?)", ((p,) for p in partition_keys)
-        )
         rows = conn.execute(
-            "SELECT t.transaction_id, min(t._partition) FROM main.transactions t "
-            "JOIN temp.ids ON temp.ids.id = t.transaction_id "
-            "WHERE t._partition NOT IN (SELECT p FROM temp.run_partitions) "
-            "GROUP BY t.transaction_id"
+            "SELECT t.transaction_id, min(t._partition) FROM main.transactions AS t "
+            "WHERE t.transaction_id IN (SELECT value FROM json_each(?)) "
+            "AND t._partition NOT IN (SELECT value FROM json_each(?)) "
+            "GROUP BY t.transaction_id",
+            (json.dumps(ids.drop_duplicates().tolist()), json.dumps(list(partition_keys))),
         ).fetchall()
     return dict(rows)
 

@@ -278,15 +278,17 @@ def _count_by_key(conn, table: str, days: list[str], keys: list[str], error: str
 #: breaking a rule; a duplicate of an id held elsewhere is accepted there), normalised as silver
 #: does; then the silver rows holding them, wherever they are, summed per currency and type.
 ACCEPTED_BY_DAY = """
-WITH accepted AS (
+WITH rejected AS MATERIALIZED (
+    SELECT _source_key, _line FROM silver.transactions_quarantine
+    WHERE _partition IN (SELECT value FROM json_each(:days))
+      AND rule != 'duplicate_transaction_id'
+), accepted AS (
     SELECT DISTINCT b._partition AS day, medallion_strip(b.transaction_id) AS id
     FROM bronze.transactions AS b
+    LEFT JOIN rejected AS r ON r._source_key = b._source_key AND r._line = b._line
     WHERE b._partition IN (SELECT value FROM json_each(:days))
       AND b._source_key IN (SELECT value FROM json_each(:keys))
-      AND NOT EXISTS (
-        SELECT 1 FROM silver.transactions_quarantine AS q
-        WHERE q._partition = b._partition AND q._source_key = b._source_key
-          AND q._line = b._line AND q.rule != 'duplicate_transaction_id')
+      AND r._source_key IS NULL
 )
 SELECT a.day, s.currency, s.transaction_type, count(*), sum(s.amount_minor)
 FROM accepted AS a JOIN silver.transactions AS s ON s.transaction_id = a.id

@@ -27,7 +27,8 @@ class SQLQuery:
 
     sql: str
     dtypes: dict[str, str]
-    indexes: tuple[str, ...] = ()
+    #: Columns to index: a name, or a tuple of names for one composite (covering) index.
+    indexes: tuple[str | tuple[str, ...], ...] = ()
     previews: dict[str, str] = field(default_factory=dict)
     #: Partitioned: record the key values of replaced and written rows for an incremental reader.
     changes_key: tuple[str, ...] = ()

@@ -39,7 +39,7 @@ PARTITION_COLUMN = "_partition"
 REGISTRY = "_medallion_columns"
 #: Reads map the files into memory (no copy through SQLite's small page cache): index lookups
 #: over a large table are several times faster. Address space, not resident memory.
-MMAP_BYTES = 2**30
+MMAP_BYTES = 256 * 2**20
 
 
 class WarehouseError(Exception):
@@ -90,7 +90,7 @@ class Warehouse(dg.ConfigurableResource):
 
     path: str = DEFAULT_WAREHOUSE_DIR
     busy_timeout_seconds: float = 60.0
-    chunk_rows: int = 200_000
+    chunk_rows: int = 100_000
     """Large runs read and write whole partitions about this many rows at a time (memory)."""
 
     def layer_file(self, layer: str) -> Path:
@@ -319,7 +319,7 @@ class Warehouse(dg.ConfigurableResource):
         sql: str,
         dtypes: dict[str, str],
         partition_keys: Sequence[str] | None = None,
-        indexes: Sequence[str] = (),
+        indexes: Sequence[str | Sequence[str]] = (),
         changes_key: Sequence[str] = (),
         incremental_from: str | None = None,
     ) -> int:
@@ -432,11 +432,12 @@ class Warehouse(dg.ConfigurableResource):
                         f"INSERT INTO {registry} VALUES (?, ?, ?, ?)",
                         [(table, i, c, d) for i, (c, d) in enumerate(dtypes.items())],
                     )
-                for column in [*([PARTITION_COLUMN] if partitioned else []), *indexes]:
+                for index in [*([PARTITION_COLUMN] if partitioned else []), *indexes]:
+                    columns = (index,) if isinstance(index, str) else tuple(index)
                     conn.execute(
                         f"CREATE INDEX IF NOT EXISTS "
-                        f"{quote(layer)}.{quote(table + '__idx__' + column)} "
-                        f"ON {quote(table)} ({quote(column)})"
+                        f"{quote(layer)}.{quote(table + '__idx__' + '__'.join(columns))} "
+                        f"ON {quote(table)} ({', '.join(quote(c) for c in columns)})"
                     )
                 in_run = f"{quote(PARTITION_COLUMN)} IN {placeholders}"
                 tracked = ", ".join(quote(c) for c in changes_key)

@@ -1,6 +1,7 @@
 """End-to-end benchmark: landing -> gold for N transactions over a year, on this machine.
 
-    .venv/bin/python bench/end_to_end.py [--transactions 1000000] [--days 365]
+    .venv/bin/python bench/end_to_end.py [--transactions 1000000] [--days 365] [--work DIR]
+        [--results docs/bench/end_to_end.json --plot docs/bench/end_to_end.svg]
 
 Files are landed first with `lambda_src.backfill` (not timed). Then, each in a fresh process so
 peak memory is the pipeline's own:
@@ -94,6 +95,8 @@ def main() -> int:
     parser.add_argument("--transactions", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--work", help="work folder; files landed there before are reused")
+    parser.add_argument("--results", help="JSON file collecting the figures of each size")
+    parser.add_argument("--plot", help="write an SVG plot of --results (all sizes) here")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     import os
@@ -157,7 +160,100 @@ def main() -> int:
     print(f"incremental_day_ratio: {after_year['seconds'] / alone['seconds']:.2f}")
     print(f"bench_peak_rss_mb: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")
     print(f"work_dir: {work}")
+    if args.results:
+        record(
+            Path(args.results),
+            args.transactions,
+            {
+                "raw_ingest_seconds": raw["seconds"],
+                "e2e_seconds": e2e["seconds"],
+                "e2e_peak_rss_mb": e2e["peak_rss_mb"],
+                **{f"{k}_seconds": v for k, v in layer_times(e2e["steps"]).items()},
+                "day_after_year_seconds": after_year["seconds"],
+                "day_on_empty_seconds": alone["seconds"],
+            },
+        )
+    if args.plot:
+        plot(json.loads(Path(args.results).read_text()), Path(args.plot))
+        print(f"plot: {args.plot}")
     return 0
+
+
+def record(path: Path, transactions: int, figures: dict) -> None:
+    """Keep the latest figures of each size in one JSON file (the plot's input)."""
+    results = json.loads(path.read_text()) if path.exists() else {}
+    results[str(transactions)] = {k: round(v, 3) for k, v in figures.items()}
+    path.write_text(json.dumps(dict(sorted(results.items(), key=lambda i: int(i[0]))), indent=1))
+
+
+def plot(results: dict, out: Path) -> None:
+    """A small log-log SVG: seconds against transactions for the pipeline, its layers and the
+    raw-ingest yardstick (plain SVG: no plotting dependency)."""
+    import math
+
+    series = {
+        "end to end": ("e2e_seconds", "#1f77b4"),
+        "bronze": ("bronze_seconds", "#ff7f0e"),
+        "silver": ("silver_seconds", "#2ca02c"),
+        "gold": ("gold_seconds", "#9467bd"),
+        "checks": ("checks_seconds", "#8c564b"),
+        "raw ingest (yardstick)": ("raw_ingest_seconds", "#7f7f7f"),
+    }
+    sizes = sorted(int(n) for n in results)
+    values = [v for n in sizes for key, _ in series.values() if (v := results[str(n)].get(key))]
+    if len(sizes) < 2 or not values:
+        return
+    width, height, left, right, top, bottom = 640, 400, 60, 170, 20, 50
+    x0, x1 = math.log10(sizes[0]), math.log10(sizes[-1])
+    y0, y1 = math.floor(math.log10(min(values))), math.ceil(math.log10(max(values)))
+
+    def x(n: float) -> float:
+        return left + (math.log10(n) - x0) / (x1 - x0) * (width - left - right)
+
+    def y(v: float) -> float:
+        return top + (y1 - math.log10(v)) / (y1 - y0) * (height - top - bottom)
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        'font-family="sans-serif" font-size="11">',
+        f'<rect width="{width}" height="{height}" fill="white"/>',
+    ]
+    for e in range(y0, y1 + 1):
+        parts.append(
+            f'<line x1="{left}" x2="{width - right}" y1="{y(10**e):.1f}" y2="{y(10**e):.1f}" '
+            'stroke="#ddd"/>'
+            f'<text x="{left - 6}" y="{y(10**e) + 4:.1f}" text-anchor="end">{10**e:g} s</text>'
+        )
+    for n in sizes:
+        label = f"{n // 1_000_000}M" if n >= 1_000_000 else f"{n // 1000}k"
+        parts.append(
+            f'<line x1="{x(n):.1f}" x2="{x(n):.1f}" y1="{top}" y2="{height - bottom}" '
+            f'stroke="#eee"/><text x="{x(n):.1f}" y="{height - bottom + 16}" '
+            f'text-anchor="middle">{label}</text>'
+        )
+    parts.append(
+        f'<text x="{(left + width - right) / 2}" y="{height - 10}" text-anchor="middle">'
+        "transactions landed over 365 days (log scale)</text>"
+    )
+    for i, (name, (key, color)) in enumerate(series.items()):
+        points = [(x(n), y(v)) for n in sizes if (v := results[str(n)].get(key))]
+        path = " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
+        dash = ' stroke-dasharray="5,4"' if "raw" in name else ""
+        parts.append(
+            f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"{dash}/>'
+        )
+        parts += [
+            f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3" fill="{color}"/>' for px, py in points
+        ]
+        ly = top + 14 + i * 18
+        parts.append(
+            f'<line x1="{width - right + 12}" x2="{width - right + 32}" y1="{ly - 4}" '
+            f'y2="{ly - 4}" stroke="{color}" stroke-width="2"{dash}/>'
+            f'<text x="{width - right + 38}" y="{ly}">{name}</text>'
+        )
+    parts.append("</svg>")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(parts) + "\n")
 
 
 if __name__ == "__main__":

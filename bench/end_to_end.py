@@ -182,6 +182,7 @@ def main() -> int:
 def record(path: Path, transactions: int, figures: dict) -> None:
     """Keep the latest figures of each size in one JSON file (the plot's input)."""
     results = json.loads(path.read_text()) if path.exists() else {}
+    path.parent.mkdir(parents=True, exist_ok=True)
     results[str(transactions)] = {k: round(v, 3) for k, v in figures.items()}
     path.write_text(json.dumps(dict(sorted(results.items(), key=lambda i: int(i[0]))), indent=1))
 

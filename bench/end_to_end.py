@@ -27,12 +27,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 PIPELINE = """
-import json, os, resource, sys, time, warnings
+import json, os, resource, sys, threading, time, warnings
 warnings.filterwarnings("ignore")
 import dagster as dg
 from medallion_dagster.definitions import defs
 start, end = sys.argv[1], sys.argv[2]
 tags = {"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end}
+samples, done = [], threading.Event()
+page = os.sysconf("SC_PAGE_SIZE")
+def sample():  # resident memory every 20 ms, to attribute peaks to steps
+    while not done.is_set():
+        with open("/proc/self/statm") as f:
+            samples.append((time.time(), int(f.read().split()[1]) * page / 2**20))
+        time.sleep(0.02)
+threading.Thread(target=sample, daemon=True).start()
 t = time.perf_counter()
 with dg.DagsterInstance.ephemeral() as instance:
     result = defs.resolve_job_def("medallion_daily").execute_in_process(
@@ -40,12 +48,17 @@ with dg.DagsterInstance.ephemeral() as instance:
         run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
     )
     seconds = time.perf_counter() - t
-    steps = {}
+    done.set()
+    steps, peaks = {}, {}
     for event in result.all_events:
         if event.event_type_value == "STEP_SUCCESS":
-            steps[event.step_key] = event.event_specific_data.duration_ms / 1000
+            took = event.event_specific_data.duration_ms / 1000
+            steps[event.step_key] = took
+            ended = event.timestamp
+            inside = [mb for at, mb in samples if ended - took <= at <= ended]
+            peaks[event.step_key] = max(inside, default=0.0)
 assert result.success
-print(json.dumps({"seconds": seconds, "steps": steps,
+print(json.dumps({"seconds": seconds, "steps": steps, "step_peak_rss_mb": peaks,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -80,13 +93,23 @@ def run(code: str, *args: str, env: dict) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def layer_of(step: str) -> str:
+    if step.startswith("checks_") or step.endswith("_fresh"):
+        return "checks"
+    return next((x for x in ("bronze", "silver", "gold") if x in step), "checks")
+
+
 def layer_times(steps: dict) -> dict[str, float]:
     out: dict[str, float] = {}
     for key, seconds in steps.items():
-        layer = next((x for x in ("bronze", "silver", "gold") if x in key), "checks")
-        if key.startswith("checks_"):
-            layer = "checks"
-        out[layer] = out.get(layer, 0.0) + seconds
+        out[layer_of(key)] = out.get(layer_of(key), 0.0) + seconds
+    return out
+
+
+def layer_peaks(peaks: dict) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for key, mb in peaks.items():
+        out[layer_of(key)] = max(out.get(layer_of(key), 0.0), mb)
     return out
 
 
@@ -155,6 +178,8 @@ def main() -> int:
     print(f"e2e_{label}_peak_rss_mb: {e2e['peak_rss_mb']:.0f}")
     for layer, seconds in sorted(layer_times(e2e["steps"]).items()):
         print(f"e2e_{layer}_seconds: {seconds:.2f}")
+    for layer, mb in sorted(layer_peaks(e2e.get("step_peak_rss_mb", {})).items()):
+        print(f"e2e_{layer}_peak_rss_mb: {mb:.0f}")
     print(f"day_after_year_seconds: {after_year['seconds']:.2f}")
     print(f"day_on_empty_seconds: {alone['seconds']:.2f}")
     print(f"incremental_day_ratio: {after_year['seconds'] / alone['seconds']:.2f}")
@@ -169,6 +194,7 @@ def main() -> int:
                 "e2e_seconds": e2e["seconds"],
                 "e2e_peak_rss_mb": e2e["peak_rss_mb"],
                 **{f"{k}_seconds": v for k, v in layer_times(e2e["steps"]).items()},
+                **{f"{k}_peak_rss_mb": v for k, v in layer_peaks(e2e["step_peak_rss_mb"]).items()},
                 "day_after_year_seconds": after_year["seconds"],
                 "day_on_empty_seconds": alone["seconds"],
             },

@@ -6,6 +6,10 @@ disappeared, the rebuild fails loudly instead of shrinking bronze.
 """
 
 import json
+import multiprocessing
+import os
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -92,6 +96,16 @@ def bronze_frame(
     return df
 
 
+#: A range with more landing data than this is parsed by worker processes, one per core (up to 4):
+#: parsing is pure Python, so processes, not threads. Smaller runs (a day) stay in-process.
+PARALLEL_MIN_BYTES = 64 * 2**20
+
+
+def _workers(plan: list[tuple[str, list[LandingObject]]]) -> int:
+    total = sum(o.size for _, objects in plan for o in objects)
+    return min(os.cpu_count() or 1, 4) if total >= PARALLEL_MIN_BYTES else 1
+
+
 def _read_chunks(
     entity: str,
     plan: list[tuple[str, list[LandingObject]]],
@@ -103,7 +117,8 @@ def _read_chunks(
 ):
     """Read the files partition by partition; yield whole partitions, about `chunk_rows` rows
     at a time, so memory holds one chunk whatever the range. Counts unparseable records into
-    the stream's metadata as it goes."""
+    the stream's metadata as it goes. Files are read here; on large ranges they are parsed by
+    worker processes, a bounded number of partitions ahead, results taken in order."""
     keys: list[str] = []
     frames: list[pd.DataFrame] = []
     rows = 0
@@ -115,7 +130,7 @@ def _read_chunks(
         frames.clear()
         return chunk
 
-    for partition_key, objects in plan:
+    def files_of(objects: list[LandingObject]) -> list[tuple[LandingObject, bytes | str]]:
         files: list[tuple[LandingObject, bytes | str]] = []
         for obj in objects:
             if obj.size > max_file_bytes:
@@ -126,16 +141,45 @@ def _read_chunks(
                 files.append((obj, reason))
             else:
                 files.append((obj, zone.read(obj.key)))
-        frame = bronze_frame(entity, files, partition_key, ingested_at)
-        stats["unparseable_records"] += int(frame["_parse_error"].notna().sum())
-        keys.append(partition_key)
-        frames.append(frame)
-        rows += len(frame)
-        if rows >= chunk_rows:
+        return files
+
+    workers = _workers(plan)
+    pool = (
+        ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        if workers > 1
+        else None
+    )
+    try:
+        pending: deque = deque()
+        todo = iter(plan)
+
+        def submit() -> bool:
+            item = next(todo, None)
+            if item is None:
+                return False
+            key, objects = item
+            args = (entity, files_of(objects), key, ingested_at)
+            pending.append((key, pool.submit(bronze_frame, *args) if pool else args))
+            return True
+
+        while len(pending) < 2 * workers and submit():
+            pass
+        while pending:
+            partition_key, job = pending.popleft()
+            frame = job.result() if pool else bronze_frame(*job)
+            submit()
+            stats["unparseable_records"] += int(frame["_parse_error"].notna().sum())
+            keys.append(partition_key)
+            frames.append(frame)
+            rows += len(frame)
+            if rows >= chunk_rows:
+                yield flush()
+                rows = 0
+        if keys:
             yield flush()
-            rows = 0
-    if keys:
-        yield flush()
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
 
 
 def _previous_sources(

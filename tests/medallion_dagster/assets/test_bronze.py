@@ -131,3 +131,38 @@ def test_a_transient_landing_error_is_retried_by_the_step(landing_dir, warehouse
     restarts = [e for e in result.all_events if e.event_type_value == "STEP_RESTARTED"]
     assert restarts and (landing_dir.parent / "failed-once").exists()
     assert warehouse.row_count("bronze", "transactions") == 1
+
+
+def test_a_large_range_parsed_by_worker_processes_equals_in_process(
+    local_zone, landing_dir, monkeypatch
+):
+    """Above PARALLEL_MIN_BYTES the files are parsed in worker processes: the chunks (partition
+    order, rows, lineage, unparseable counts) are exactly those of the in-process path."""
+    import os
+    from datetime import UTC, datetime
+
+    import pandas as pd
+
+    from medallion_dagster.assets import bronze
+
+    days = [f"2026-03-0{d}" for d in range(1, 8)]
+    for i, day in enumerate(days):
+        body = TX_HEADER + "".join(
+            f"t{i}-{n},c{n % 3},{day}T10:00:00Z,{n}.00,USD,purchase\n" for n in range(1, 40)
+        )
+        put_local(landing_dir, f"transactions/dt={day}/a.csv", body + ('"broken\n' if i else ""))
+    plan = [(day, list(local_zone.list_objects(f"transactions/dt={day}/"))) for day in days]
+    at = datetime(2026, 3, 8, tzinfo=UTC)
+    runs = {}
+    for floor in (10**12, 0):  # in-process; then every range is "large"
+        monkeypatch.setattr(bronze, "PARALLEL_MIN_BYTES", floor)
+        stats = {"unparseable_records": 0}
+        chunks = list(bronze._read_chunks("transactions", plan, local_zone, 10**9, at, stats, 100))
+        runs[floor] = (chunks, stats)
+    assert bronze._workers(plan) == min(os.cpu_count() or 1, 4)  # floor 0: the pool path
+    (serial, s_stats), (parallel, p_stats) = runs[10**12], runs[0]
+    assert [c.partition_keys for c in parallel] == [c.partition_keys for c in serial]
+    assert sum(len(c.partition_keys) for c in serial) == len(days) and len(serial) > 1
+    for a, b in zip(serial, parallel, strict=True):
+        pd.testing.assert_frame_equal(a.frame, b.frame)
+    assert s_stats == p_stats == {"unparseable_records": 6}

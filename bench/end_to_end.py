@@ -50,12 +50,13 @@ with dg.DagsterInstance.ephemeral() as instance:
     seconds = time.perf_counter() - t
     done.set()
     steps, peaks = {}, {}
-    for event in result.all_events:
-        if event.event_type_value == "STEP_SUCCESS":
+    for entry in instance.all_logs(result.run_id):
+        event = entry.dagster_event
+        if event is not None and event.event_type_value == "STEP_SUCCESS":
             took = event.event_specific_data.duration_ms / 1000
             steps[event.step_key] = took
-            ended = event.timestamp
-            inside = [mb for at, mb in samples if ended - took <= at <= ended]
+            ended = entry.timestamp
+            inside = [mb for at, mb in samples if ended - took - 0.05 <= at <= ended]
             peaks[event.step_key] = max(inside, default=0.0)
 assert result.success
 print(json.dumps({"seconds": seconds, "steps": steps, "step_peak_rss_mb": peaks,

@@ -126,7 +126,10 @@ class SQLiteIOManager(dg.ConfigurableIOManager):
         self, layer: str, table: str, chunks: PartitionChunks, keys: list[str], indexes: list[str]
     ) -> tuple[int, pd.DataFrame]:
         """Each chunk replaces its partitions in its own transaction, in order; the stream must
-        cover every partition of the run exactly once."""
+        cover every partition of the run exactly once. The first chunk's transaction also
+        empties the run's other partitions, so no commit ever shows a later partition's old rows
+        beside new ones (a failed stream leaves them empty, never stale: silver can then not
+        hold an id twice)."""
         expected, covered = set(keys), set()
         written, preview = 0, None
         for chunk in chunks:
@@ -137,9 +140,10 @@ class SQLiteIOManager(dg.ConfigurableIOManager):
                     f"{layer}.{table}: a chunk for partitions {sorted(outside | again)[:5]} "
                     "outside this run's partitions or written twice"
                 )
+            clear = [k for k in keys if k not in chunk.partition_keys] if not covered else []
             covered |= set(chunk.partition_keys)
             written += self.warehouse.write(
-                layer, table, chunk.frame, chunk.partition_keys, indexes=indexes
+                layer, table, chunk.frame, chunk.partition_keys, indexes=indexes, clear=clear
             )
             if preview is None or preview.empty:
                 preview = chunk.frame.head(PREVIEW_ROWS)

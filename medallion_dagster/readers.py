@@ -158,6 +158,8 @@ def parse_jsonl(body: bytes) -> ParsedFile:
         if not line.strip():
             continue
         try:
+            if line.startswith("\ufeff"):  # json.loads' own check, which decode() skips
+                raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", line, 0)
             obj = _DECODER.decode(line)
             if not isinstance(obj, dict):
                 raise RecordError("not a JSON object")

@@ -51,7 +51,7 @@ WITH s AS (
     SELECT coalesce(s.customer_id, g.customer_id) AS customer_id,
            coalesce(s.currency, g.currency) AS currency,
            s.n, s.gross, s.refunded, s.gross - s.refunded AS net,
-           (2 * s.total + s.n) / (2 * s.n) AS avg_amount, s.first_at, s.last_at,
+           s.total / s.n + (2 * (s.total % s.n) >= s.n) AS avg_amount, s.first_at, s.last_at,
            g.transaction_count, g.gross_revenue_minor, g.refunded_minor, g.net_revenue_minor,
            g.avg_amount_minor, g.first_occurred_at, g.last_occurred_at,
            g.customer_name, g.email
@@ -175,7 +175,7 @@ FROM s LEFT JOIN g ON g.customer_id = s.customer_id AND g.currency = s.currency
 LEFT JOIN silver.customers AS c ON c.customer_id = s.customer_id
 WHERE s.n IS NOT g.transaction_count OR s.gross IS NOT g.gross_revenue_minor
    OR s.refunded IS NOT g.refunded_minor OR s.gross - s.refunded IS NOT g.net_revenue_minor
-   OR (2 * s.total + s.n) / (2 * s.n) IS NOT g.avg_amount_minor
+   OR s.total / s.n + (2 * (s.total % s.n) >= s.n) IS NOT g.avg_amount_minor
    OR s.first_at IS NOT g.first_occurred_at OR s.last_at IS NOT g.last_occurred_at
    OR c.name IS NOT g.customer_name OR c.email IS NOT g.email
 """

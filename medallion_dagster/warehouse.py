@@ -11,6 +11,7 @@ Bulk reads and writes go through ADBC's SQLite driver as Arrow tables (columnar,
 per value); everything else uses the standard library's sqlite3. Both open the same files.
 """
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -37,6 +38,9 @@ from medallion_dagster.settings import DEFAULT_WAREHOUSE_DIR
 LAYERS: tuple[str, ...] = ("bronze", "silver", "gold")
 PARTITION_COLUMN = "_partition"
 REGISTRY = "_medallion_columns"
+#: Per SQL-computed table: a hash of its query and dtypes (a changed definition rebuilds it whole)
+#: and, for tables tracking changes, whether those changes are incomplete (rebuild consumers).
+STATE = "_medallion_queries"
 #: Reads map the files into memory (no copy through SQLite's small page cache): index lookups
 #: over a large table are several times faster. Address space, not resident memory.
 MMAP_BYTES = 256 * 2**20
@@ -81,7 +85,7 @@ def _keys_param(partition_keys: Sequence[str]) -> str:
 
 
 def _check_table_name(table: str) -> None:
-    if not table or table.lower().startswith("sqlite_") or table.lower() == REGISTRY:
+    if not table or table.lower().startswith("sqlite_") or table.lower() in (REGISTRY, STATE):
         raise WarehouseError(f"{table!r} is not a usable table name (empty or reserved by SQLite)")
 
 
@@ -171,10 +175,12 @@ class Warehouse(dg.ConfigurableResource):
         df: pd.DataFrame,
         partition_keys: Sequence[str] | None = None,
         indexes: Sequence[str] = (),
+        clear: Sequence[str] = (),
     ) -> int:
         """Replace a table (or, with `partition_keys`, exactly those partitions) by `df`, in one
         transaction: on any error the previous rows stay. Returns the rows written.
-        `indexes` names columns to index (created once, with the table or the column)."""
+        `indexes` names columns to index (created once, with the table or the column); `clear`
+        names more partitions to empty in the same transaction."""
         _check_table_name(table)
         df = self._with_partition(table, df.rename(columns=str), partition_keys)
         names = list(df.columns)
@@ -217,7 +223,7 @@ class Warehouse(dg.ConfigurableResource):
                 if partition_keys is not None:
                     cur.execute(
                         f"DELETE FROM {quote(table)} WHERE {IN_PARTITIONS}",
-                        (_keys_param(partition_keys),),
+                        (_keys_param([*partition_keys, *clear]),),
                     )
                 if data.num_rows:
                     cur.adbc_ingest(table, data, mode="append")
@@ -357,6 +363,7 @@ class Warehouse(dg.ConfigurableResource):
         registry = f"{quote(layer)}.{REGISTRY}"
         changes = f"{quote(layer)}.{quote(table + '__changes')}"
         source = source_changes = None
+        src_layer = src_table = ""
         if incremental_from is not None:
             if partitioned:
                 raise WarehouseError(
@@ -365,42 +372,20 @@ class Warehouse(dg.ConfigurableResource):
             src_layer, _, src_table = incremental_from.partition(".")
             source = f"{quote(src_layer)}.{quote(src_table)}"
             source_changes = f"{quote(src_layer)}.{quote(src_table + '__changes')}"
+        state = f"{quote(layer)}.{STATE}"
+        definition = hashlib.sha256(json.dumps([sql, dtypes]).encode()).hexdigest()
+        full_query = query.replace("{source}", source) if source else query
         with self.connect() as conn:
-            incremental_key: list[str] = []
-            changes_exist = False
-            if source is not None:
-                changes_exist = conn.execute(
-                    f"SELECT 1 FROM {quote(incremental_from.partition('.')[0])}.sqlite_master "
-                    "WHERE type = 'table' AND name = ?",
-                    (incremental_from.partition(".")[2] + "__changes",),
-                ).fetchone()
-                has_target = conn.execute(
-                    f"SELECT 1 FROM {quote(layer)}.sqlite_master WHERE type = 'table' AND name = ?",
-                    (table,),
-                ).fetchone()
-                if changes_exist and has_target:
-                    incremental_key = [
-                        d[0]
-                        for d in conn.execute(f"SELECT * FROM {source_changes} LIMIT 0").description
-                    ]
-                if incremental_key:
-                    k = ", ".join(quote(c) for c in incremental_key)
-                    changed = f"({k}) IN (SELECT {k} FROM {source_changes})"
-                    query = query.replace("{source}", f"(SELECT * FROM {source} WHERE {changed})")
-                else:
-                    query = query.replace("{source}", source)
             got = [
-                d[0] for d in conn.execute(f"SELECT * FROM ({query}) LIMIT 0", params).description
+                d[0]
+                for d in conn.execute(f"SELECT * FROM ({full_query}) LIMIT 0", params).description
             ]
             if got != names:
                 raise WarehouseError(f"{layer}.{table}: the query returns {got}, declared {names}")
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.execute(
-                    f"CREATE TABLE IF NOT EXISTS {registry} (table_name TEXT NOT NULL, "
-                    "position INTEGER NOT NULL, column_name TEXT NOT NULL, dtype TEXT NOT NULL, "
-                    "PRIMARY KEY (table_name, column_name))"
-                )
+                for schema in {layer, *([src_layer] if source else [])}:
+                    self._create_bookkeeping(conn, schema)
                 old = dict(
                     conn.execute(
                         f"SELECT column_name, dtype FROM {registry} WHERE table_name = ? "
@@ -411,16 +396,44 @@ class Warehouse(dg.ConfigurableResource):
                 if old and partitioned and old != dtypes:
                     raise SchemaMismatchError(
                         f"table {layer}.{table} is stored as {old} but the query now gives "
-                        f"{dtypes}; the table was left unchanged (drop it to rebuild)"
+                        f"{dtypes}; the table was left unchanged (drop it, then backfill every "
+                        "partition: the tables maintained from it are then rebuilt whole)"
                     )
-                if incremental_key and old != dtypes:
-                    incremental_key = []  # the table's shape changed: build it whole
-                    query = sql.replace("{source}", source)
                 if old and (PARTITION_COLUMN in old) != partitioned:
                     raise WarehouseError(
                         f"{layer}.{table} is {'' if PARTITION_COLUMN in old else 'not '}"
                         f"partitioned; this write is {'' if partitioned else 'not '}partitioned"
                     )
+                query, changed, incremental_key = full_query, "", []
+                changes_exist = False
+                if source is not None:
+                    changes_exist = self._table_in(conn, src_layer, src_table + "__changes")
+                    stored = conn.execute(
+                        f"SELECT definition FROM {state} WHERE table_name = ?", (table,)
+                    ).fetchone()
+                    reset = conn.execute(
+                        f"SELECT changes_reset FROM {quote(src_layer)}.{STATE} "
+                        "WHERE table_name = ?",
+                        (src_table,),
+                    ).fetchone()
+                    if (
+                        changes_exist
+                        and old == dtypes
+                        and stored == (definition,)
+                        and not (reset and reset[0])
+                    ):
+                        incremental_key = [
+                            d[0]
+                            for d in conn.execute(
+                                f"SELECT * FROM {source_changes} LIMIT 0"
+                            ).description
+                        ]
+                    if incremental_key:
+                        k = ", ".join(quote(c) for c in incremental_key)
+                        changed = f"({k}) IN (SELECT {k} FROM {source_changes})"
+                        query = sql.replace("{partitions}", placeholders).replace(
+                            "{source}", f"(SELECT * FROM {source} WHERE {changed})"
+                        )
                 if not old or not (partitioned or incremental_key):
                     conn.execute(f"DROP TABLE IF EXISTS {target}")
                     conn.execute(f"DELETE FROM {registry} WHERE table_name = ?", (table,))
@@ -441,11 +454,22 @@ class Warehouse(dg.ConfigurableResource):
                     )
                 in_run = f"{quote(PARTITION_COLUMN)} IN {placeholders}"
                 tracked = ", ".join(quote(c) for c in changes_key)
+                reset_changes = False
                 if changes_key:
-                    conn.execute(
-                        f"CREATE TABLE IF NOT EXISTS {changes} AS "
-                        f"SELECT {tracked} FROM {target} WHERE 0"
+                    exists = self._table_in(conn, layer, table + "__changes")
+                    shape = (
+                        [d[0] for d in conn.execute(f"SELECT * FROM {changes} LIMIT 0").description]
+                        if exists
+                        else []
                     )
+                    if not old or shape != list(changes_key):
+                        # a new table, or other keys: what changed before is unknown, so the
+                        # tables maintained from this one must be rebuilt whole
+                        conn.execute(f"DROP TABLE IF EXISTS {changes}")
+                        conn.execute(
+                            f"CREATE TABLE {changes} AS SELECT {tracked} FROM {target} WHERE 0"
+                        )
+                        reset_changes = True
                     conn.execute(
                         f"INSERT INTO {changes} SELECT {tracked} FROM {target} WHERE {in_run} "
                         f"EXCEPT SELECT {tracked} FROM {changes}",
@@ -460,13 +484,34 @@ class Warehouse(dg.ConfigurableResource):
                     f"INSERT INTO {target} ({column_list}) SELECT * FROM ({query})", params
                 ).rowcount
                 if changes_key:
+                    nulls = " OR ".join(f"{quote(c)} IS NULL" for c in changes_key)
+                    if conn.execute(
+                        f"SELECT 1 FROM {target} WHERE {in_run} AND ({nulls}) LIMIT 1", keys
+                    ).fetchone():
+                        raise WarehouseError(
+                            f"{layer}.{table}: NULL in a changes_key column {list(changes_key)}; "
+                            "keys of incrementally maintained tables must not be NULL"
+                        )
                     conn.execute(
                         f"INSERT INTO {changes} SELECT {tracked} FROM {target} WHERE {in_run} "
                         f"EXCEPT SELECT {tracked} FROM {changes}",
                         keys,
                     )
-                if source_changes is not None and changes_exist:
-                    conn.execute(f"DELETE FROM {source_changes}")  # consumed, whole or not
+                if source_changes is not None:
+                    if changes_exist:
+                        conn.execute(f"DELETE FROM {source_changes}")  # consumed, whole or not
+                    conn.execute(
+                        f"UPDATE {quote(src_layer)}.{STATE} SET changes_reset = 0 "
+                        "WHERE table_name = ?",
+                        (src_table,),
+                    )
+                conn.execute(
+                    f"INSERT INTO {state} (table_name, definition, changes_reset) "
+                    "VALUES (?, ?, ?) ON CONFLICT (table_name) DO UPDATE SET "
+                    "definition = excluded.definition, "
+                    "changes_reset = max(changes_reset, excluded.changes_reset)",
+                    (table, definition, int(reset_changes)),
+                )
                 if not partitioned:
                     written = conn.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
                 conn.execute("COMMIT")
@@ -475,9 +520,32 @@ class Warehouse(dg.ConfigurableResource):
                 raise
         return written
 
+    @staticmethod
+    def _table_in(conn, schema: str, name: str) -> bool:
+        return bool(
+            conn.execute(
+                f"SELECT 1 FROM {quote(schema)}.sqlite_master WHERE type = 'table' AND name = ?",
+                (name,),
+            ).fetchone()
+        )
+
+    @staticmethod
+    def _create_bookkeeping(conn, schema: str) -> None:
+        conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {quote(schema)}.{REGISTRY} (table_name TEXT NOT NULL, "
+            "position INTEGER NOT NULL, column_name TEXT NOT NULL, dtype TEXT NOT NULL, "
+            "PRIMARY KEY (table_name, column_name))"
+        )
+        conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {quote(schema)}.{STATE} (table_name TEXT PRIMARY KEY, "
+            "definition TEXT, changes_reset INTEGER NOT NULL DEFAULT 0)"
+        )
+
     def partition_row_counts(self, layer: str, table: str, keys: Sequence[str]) -> dict[str, int]:
         """Rows per partition key (0 for keys without rows), from the `_partition` index."""
         counts = dict.fromkeys(keys, 0)
+        if not self.table_exists(layer, table):
+            raise TableNotFoundError(f"{layer}.{table} has not been materialized yet")
         with self.connect(layer) as conn:
             counts |= dict(
                 conn.execute(

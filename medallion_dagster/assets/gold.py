@@ -47,8 +47,9 @@ def checked_sums(grouped, column: str) -> pd.Series:
 
 
 def _round_half_up_div(total: pd.Series, count: pd.Series) -> pd.Series:
-    """Exact integer mean, rounded half up (amounts are positive, so totals are too)."""
-    return (total * 2 + count) // (count * 2)
+    """Exact integer mean, rounded half up (amounts are positive, so totals are too), without
+    doubling the total (2 x a total near the 64-bit limit would overflow)."""
+    return total // count + (2 * (total % count) >= count).astype("Int64")
 
 
 def build_customer_summary(transactions: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:
@@ -182,7 +183,8 @@ CUSTOMER_SUMMARY = """
 SELECT t.customer_id, t.currency, c.name AS customer_name, c.email,
        t.transaction_count, t.gross_revenue_minor, t.refunded_minor,
        t.gross_revenue_minor - t.refunded_minor AS net_revenue_minor,
-       (2 * t.amount_total_minor + t.transaction_count) / (2 * t.transaction_count)
+       t.amount_total_minor / t.transaction_count
+           + (2 * (t.amount_total_minor % t.transaction_count) >= t.transaction_count)
            AS avg_amount_minor,
        t.first_occurred_at, t.last_occurred_at
 FROM gold.customer_totals AS t LEFT JOIN silver.customers AS c ON c.customer_id = t.customer_id

@@ -218,3 +218,24 @@ def test_a_rerun_batch_updates_only_its_keys_and_drops_keys_that_vanished(
         warehouse.query("SELECT count(*) AS n FROM gold.customer_totals_partials__changes")["n"][0]
         == 0
     )
+
+
+def test_the_average_of_amounts_near_the_limit_does_not_overflow(warehouse):
+    """4,700 amounts of 10^15 minor units (the contract's maximum): doubling their total would
+    leave 64 bits; the average is computed without doing so, in pandas and in SQL."""
+    from medallion_dagster.assets import gold
+
+    n, big = 4700, 10**15
+    tx = silver([(str(i), "C1", "2026-03-01T10:00:00Z", big, "USD", "purchase") for i in range(n)])
+    tx.loc[0, "amount_minor"] = big - 1  # total = n * big - 1: the mean rounds up to big
+    assert build_customer_summary(tx, CUSTOMERS)["avg_amount_minor"].tolist() == [big]
+    warehouse.write("silver", "transactions", tx.assign(_partition="2026-03-01"), ["2026-03-01"])
+    warehouse.write("silver", "customers", CUSTOMERS)
+    for asset in (gold.customer_totals_partials, gold.customer_totals, gold.customer_summary):
+        q = asset()
+        keys = ["2026-03-01"] if asset.partitions_def else None
+        warehouse.write_query(
+            "gold", asset.key.path[-1], q.sql, q.dtypes, keys,
+            changes_key=q.changes_key, incremental_from=q.incremental_from,
+        )  # fmt: skip
+    assert warehouse.read("gold", "customer_summary")["avg_amount_minor"].tolist() == [big]

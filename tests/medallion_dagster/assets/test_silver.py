@@ -320,3 +320,65 @@ def test_a_range_written_in_small_chunks_equals_one_chunk(
         ]
     for name in snapshots[0]:
         pd.testing.assert_frame_equal(snapshots[0][name], snapshots[1][name])
+
+
+def test_a_range_that_fails_half_way_never_holds_an_id_twice(tmp_path, monkeypatch):
+    """The first chunk's transaction empties the run's later partitions: when a later chunk
+    fails, they are empty (re-run to fill them), never stale beside the new rows."""
+    from datetime import UTC, datetime
+
+    import dagster as dg
+
+    from medallion_dagster.assets.bronze import bronze_assets
+    from medallion_dagster.assets.silver import silver_transactions
+    from medallion_dagster.io_manager import SQLiteIOManager
+    from medallion_dagster.landing_zone import LandingObject, LocalLandingZone
+    from medallion_dagster.warehouse import Warehouse
+
+    d1, d2 = "2026-03-01", "2026-03-02"
+    wh = Warehouse(path=str(tmp_path / "wh"), chunk_rows=1)  # one partition per chunk
+
+    def land(day: str, csv: str) -> None:
+        obj = LandingObject(f"transactions/dt={day}/a.csv", "e", 1, datetime.now(UTC))
+        frame = bronze_frame("transactions", [(obj, csv.encode())], day, datetime.now(UTC))
+        wh.write("bronze", "transactions", frame, [day])
+
+    bronze_tx = next(a for a in bronze_assets if a.key.path[-1] == "transactions")
+    resources = {
+        "io_manager": SQLiteIOManager(warehouse=wh),
+        "warehouse": wh,
+        "landing_zone": LocalLandingZone(root=str(tmp_path / "landing")),
+    }
+    tags = {"dagster/asset_partition_range_start": d1, "dagster/asset_partition_range_end": d2}
+
+    def run():
+        return dg.materialize(
+            [bronze_tx, silver_transactions],
+            selection=[silver_transactions],
+            resources=resources,
+            tags=tags,
+            raise_on_error=False,
+        )
+
+    land(d1, TX_HEADER + f"a,C1,{d1}T01:00:00Z,1.00,USD,purchase\n")
+    land(d2, TX_HEADER + f"X,C1,{d2}T01:00:00Z,5.00,USD,purchase\n")
+    assert run().success
+    resent = f"X,C1,{d1}T01:00:00Z,5.00,USD,purchase\n"  # X re-sent on day 1: day 1 keeps it
+    land(d1, TX_HEADER + f"a,C1,{d1}T01:00:00Z,1.00,USD,purchase\n" + resent)
+    original, calls = Warehouse.write, []
+
+    def second_chunk_fails(self, layer, table, *args, **kwargs):
+        if (layer, table) == ("silver", "transactions"):
+            calls.append(table)
+            if len(calls) == 2:
+                raise OSError("disk full (simulated)")
+        return original(self, layer, table, *args, **kwargs)
+
+    monkeypatch.setattr(Warehouse, "write", second_chunk_fails)
+    assert not run().success
+    held = wh.query("SELECT transaction_id, _partition FROM silver.transactions ORDER BY 1")
+    assert held.values.tolist() == [["X", d1], ["a", d1]]  # day 2 empty, not stale
+    monkeypatch.setattr(Warehouse, "write", original)
+    assert run().success
+    held = wh.query("SELECT transaction_id, _partition FROM silver.transactions ORDER BY 1")
+    assert held.values.tolist() == [["X", d1], ["a", d1]]  # X is day 1's; day 2 has nothing

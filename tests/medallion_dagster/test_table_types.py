@@ -95,14 +95,7 @@ def expected_by_shop(warehouse) -> pd.DataFrame:
 
 
 def test_incremental_sql_equals_a_full_recomputation(resources, warehouse):
-    result = dg.materialize(
-        ALL,
-        resources=resources,
-        tags={
-            "dagster/asset_partition_range_start": KEYS[0],
-            "dagster/asset_partition_range_end": KEYS[-1],
-        },
-    )
+    result = run(ALL, resources)
     assert result.success
     pd.testing.assert_frame_equal(
         warehouse.read("gold", "sales_by_shop"), expected_by_shop(warehouse)
@@ -124,14 +117,7 @@ def test_incremental_sql_equals_a_full_recomputation(resources, warehouse):
 
 
 def test_sql_output_metadata_counts_rows_and_renders_previews(resources, warehouse):
-    result = dg.materialize(
-        ALL,
-        resources=resources,
-        tags={
-            "dagster/asset_partition_range_start": KEYS[0],
-            "dagster/asset_partition_range_end": KEYS[-1],
-        },
-    )
+    result = run(ALL, resources)
     meta = result.asset_materializations_for_node("gold__sales_by_shop")[0].metadata
     assert meta["dagster/row_count"].value == 3
     assert "total" in meta["top"].value and "shop" in meta["preview"].value

@@ -14,14 +14,13 @@ Both results are compared, exactly. Prints one `name: value` a line.
 """
 
 import argparse
-import json
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from end_to_end import ROOT
+from end_to_end import run as run_json  # a code snippet in a fresh process, its JSON line
 
 PANDAS = """
 import json, resource, sys, time
@@ -59,17 +58,7 @@ print(json.dumps({"seconds": time.perf_counter() - t,
 
 
 def run(code: str, folder: Path) -> dict:
-    proc = subprocess.run(
-        [sys.executable, "-c", code, str(folder)],
-        cwd=ROOT,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise SystemExit(proc.stderr[-3000:])
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_json(code, str(folder), env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
 
 
 def main() -> int:

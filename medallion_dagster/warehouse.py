@@ -201,11 +201,7 @@ class Warehouse(dg.ConfigurableResource):
         with self._columnar(layer) as cur:
             cur.execute("BEGIN IMMEDIATE")
             try:
-                cur.execute(
-                    f"CREATE TABLE IF NOT EXISTS {REGISTRY} (table_name TEXT NOT NULL, "
-                    "position INTEGER NOT NULL, column_name TEXT NOT NULL, dtype TEXT NOT NULL, "
-                    "PRIMARY KEY (table_name, column_name))"
-                )
+                self._create_bookkeeping(cur, "main")
                 self._check_case_collision(cur, layer, table)
                 if partition_keys is None:
                     # An unpartitioned write replaces the whole table, schema included.

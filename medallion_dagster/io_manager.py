@@ -51,9 +51,10 @@ def markdown_preview(df: pd.DataFrame, rows: int = PREVIEW_ROWS) -> str:
     return "\n".join(lines)
 
 
-class SQLiteIOManager(dg.ConfigurableIOManager):
+class WarehouseIOManager(dg.ConfigurableIOManager):
     """Stores pandas DataFrames, `SQLQuery` results and `PartitionChunks` streams as warehouse
-    tables; loads DataFrames, or a lazy `PartitionedTable`. See `docs/ARCHITECTURE.md`."""
+    tables; loads DataFrames, or a lazy `PartitionedTable`. See `docs/ARCHITECTURE.md`.
+    The backend is the warehouse's (SQLite by default, or DuckDB): nothing here depends on it."""
 
     warehouse: Warehouse
 
@@ -90,8 +91,8 @@ class SQLiteIOManager(dg.ConfigurableIOManager):
             extra |= obj.metadata
         else:
             raise WarehouseError(
-                f"{context.asset_key.to_user_string()} returned {type(obj).__name__}; the SQLite "
-                "IO manager stores pandas DataFrames, SQLQuery and PartitionChunks"
+                f"{context.asset_key.to_user_string()} returned {type(obj).__name__}; the "
+                "warehouse IO manager stores pandas DataFrames, SQLQuery and PartitionChunks"
             )
         dtypes = self.warehouse.columns(layer, table)
         schema = definition.get("dagster/column_schema")
@@ -175,3 +176,7 @@ class SQLiteIOManager(dg.ConfigurableIOManager):
 def _wants(context: dg.InputContext, kind: type) -> bool:
     typing_type = getattr(context.dagster_type, "typing_type", None)
     return isinstance(typing_type, type) and issubclass(typing_type, kind)
+
+
+#: The name this IO manager had when SQLite was the only backend.
+SQLiteIOManager = WarehouseIOManager

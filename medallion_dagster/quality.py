@@ -12,7 +12,6 @@ One `multi_asset_check` per table keeps a run to one extra step per table.
 """
 
 import json
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -114,7 +113,7 @@ def unique(table: str, *columns: str, scoped: bool = False) -> Expectation:
 
 
 def required(table: str, *columns: str, scoped: bool = False) -> Expectation:
-    empty = " OR ".join(f"{c} IS NULL OR trim({c}) = ''" for c in columns)
+    empty = " OR ".join(f"{c} IS NULL OR trim(CAST({c} AS TEXT)) = ''" for c in columns)
     where = "{scope} AND " if scoped else ""
     return Expectation(
         table,
@@ -173,7 +172,7 @@ EXPECTATIONS: tuple[Expectation, ...] = (
         f"SELECT transaction_id, transaction_type, amount_minor, revenue_minor "
         f"FROM silver.transactions WHERE {{scope}} AND (amount_minor <= 0 "
         f"OR amount_minor > {MAX_AMOUNT_MINOR} "
-        f"OR revenue_minor IS NOT amount_minor * {reconciliation.SIGN_SQL})",
+        f"OR revenue_minor IS DISTINCT FROM amount_minor * {reconciliation.SIGN_SQL})",
     ),
     Expectation(
         "silver.transactions",
@@ -227,7 +226,7 @@ EXPECTATIONS: tuple[Expectation, ...] = (
         "contract_types_and_signs",
         f"type_name is one of {TYPES} and revenue_sign is the contract's sign for it.",
         "SELECT type_id, type_name, revenue_sign FROM silver.transaction_types "
-        f"WHERE type_name NOT IN {TYPES} OR revenue_sign IS NOT "
+        f"WHERE type_name NOT IN {TYPES} OR revenue_sign IS DISTINCT FROM "
         + reconciliation.SIGN_SQL.replace("transaction_type", "type_name"),
     ),
     # --- gold ----------------------------------------------------------------------------------
@@ -296,8 +295,8 @@ EXPECTATIONS: tuple[Expectation, ...] = (
         SELECT coalesce(q.d, g.batch_date) AS batch_date, coalesce(q.e, g.entity) AS entity,
                coalesce(q.rule, g.rule) AS rule, q.n AS quarantined, g.rejected, g.resolved
         FROM q FULL OUTER JOIN gold.quarantine_summary AS g
-          ON g.batch_date IS q.d AND g.entity = q.e AND g.rule = q.rule
-        WHERE q.n IS NOT g.rejected OR g.resolved < 0 OR g.resolved > g.rejected
+          ON g.batch_date IS NOT DISTINCT FROM q.d AND g.entity = q.e AND g.rule = q.rule
+        WHERE q.n IS DISTINCT FROM g.rejected OR g.resolved < 0 OR g.resolved > g.rejected
         """,
         reads=("silver.transactions", "silver.customers", "silver.transaction_types"),
     ),
@@ -324,8 +323,8 @@ def evaluate(
 ) -> dg.AssetCheckResult:
     try:
         failing = expectation.failing_rows(warehouse, zone, partitions)
-    except sqlite3.OperationalError as e:
-        if "no such table" not in str(e):
+    except Exception as e:
+        if not warehouse.is_missing_table(e):
             raise
         # Checks run on their own before the pipeline ever ran: nothing to check yet.
         return dg.AssetCheckResult(

@@ -35,8 +35,8 @@ SELECT coalesce(s.occurred_date, g.occurred_date) AS occurred_date,
 FROM s FULL OUTER JOIN gold.daily_revenue AS g
   ON g.occurred_date = s.occurred_date AND g.currency = s.currency
  AND g.transaction_type = s.transaction_type
-WHERE s.n IS NOT g.transaction_count OR s.amount IS NOT g.amount_minor
-   OR s.revenue IS NOT g.revenue_minor
+WHERE s.n IS DISTINCT FROM g.transaction_count OR s.amount IS DISTINCT FROM g.amount_minor
+   OR s.revenue IS DISTINCT FROM g.revenue_minor
 """
 
 CUSTOMER_SUMMARY_MISMATCHES = f"""
@@ -51,7 +51,8 @@ WITH s AS (
     SELECT coalesce(s.customer_id, g.customer_id) AS customer_id,
            coalesce(s.currency, g.currency) AS currency,
            s.n, s.gross, s.refunded, s.gross - s.refunded AS net,
-           s.total / s.n + (2 * (s.total % s.n) >= s.n) AS avg_amount, s.first_at, s.last_at,
+           s.total / s.n + CAST(2 * (s.total % s.n) >= s.n AS INTEGER) AS avg_amount,
+           s.first_at, s.last_at,
            g.transaction_count, g.gross_revenue_minor, g.refunded_minor, g.net_revenue_minor,
            g.avg_amount_minor, g.first_occurred_at, g.last_occurred_at,
            g.customer_name, g.email
@@ -67,11 +68,12 @@ SELECT j.customer_id, j.currency,
        j.customer_name AS gold_name, c.name AS silver_name,
        j.email AS gold_email, c.email AS silver_email
 FROM j LEFT JOIN silver.customers AS c ON c.customer_id = j.customer_id
-WHERE j.n IS NOT j.transaction_count OR j.gross IS NOT j.gross_revenue_minor
-   OR j.refunded IS NOT j.refunded_minor OR j.net IS NOT j.net_revenue_minor
-   OR j.avg_amount IS NOT j.avg_amount_minor
-   OR j.first_at IS NOT j.first_occurred_at OR j.last_at IS NOT j.last_occurred_at
-   OR c.name IS NOT j.customer_name OR c.email IS NOT j.email
+WHERE j.n IS DISTINCT FROM j.transaction_count OR j.gross IS DISTINCT FROM j.gross_revenue_minor
+   OR j.refunded IS DISTINCT FROM j.refunded_minor OR j.net IS DISTINCT FROM j.net_revenue_minor
+   OR j.avg_amount IS DISTINCT FROM j.avg_amount_minor
+   OR j.first_at IS DISTINCT FROM j.first_occurred_at
+   OR j.last_at IS DISTINCT FROM j.last_occurred_at
+   OR c.name IS DISTINCT FROM j.customer_name OR c.email IS DISTINCT FROM j.email
 """
 
 #: The queries below compare two sides key by key as one `UNION ALL` + `GROUP BY` (one pass over
@@ -96,8 +98,9 @@ FROM (
     FROM gold.daily_revenue_partials WHERE {{scope}}
 )
 GROUP BY 1, 2, 3, 4
-HAVING count(*) != 2 OR max(s_n) IS NOT max(g_n) OR max(s_amount) IS NOT max(g_amount)
-    OR max(s_revenue) IS NOT max(g_revenue)
+HAVING count(*) != 2 OR max(s_n) IS DISTINCT FROM max(g_n)
+   OR max(s_amount) IS DISTINCT FROM max(g_amount)
+    OR max(s_revenue) IS DISTINCT FROM max(g_revenue)
 """
 
 CUSTOMER_TOTALS_PARTIALS_MISMATCHES = f"""
@@ -120,9 +123,11 @@ FROM (
     FROM gold.customer_totals_partials WHERE {{scope}}
 )
 GROUP BY 1, 2, 3
-HAVING count(*) != 2 OR max(s_n) IS NOT max(g_n) OR max(s_gross) IS NOT max(g_gross)
-    OR max(s_refunded) IS NOT max(g_refunded) OR max(s_total) IS NOT max(g_total)
-    OR max(s_first) IS NOT max(g_first) OR max(s_last) IS NOT max(g_last)
+HAVING count(*) != 2 OR max(s_n) IS DISTINCT FROM max(g_n)
+   OR max(s_gross) IS DISTINCT FROM max(g_gross)
+    OR max(s_refunded) IS DISTINCT FROM max(g_refunded)
+    OR max(s_total) IS DISTINCT FROM max(g_total)
+    OR max(s_first) IS DISTINCT FROM max(g_first) OR max(s_last) IS DISTINCT FROM max(g_last)
 """
 
 #: On a partitioned run: the all-history rows of the keys the run's partials touch, against the
@@ -150,8 +155,9 @@ FROM (
     WHERE (occurred_date, currency, transaction_type) IN (SELECT * FROM k)
 )
 GROUP BY 1, 2, 3
-HAVING count(*) != 2 OR max(p_n) IS NOT max(g_n) OR max(p_amount) IS NOT max(g_amount)
-    OR max(p_revenue) IS NOT max(g_revenue)
+HAVING count(*) != 2 OR max(p_n) IS DISTINCT FROM max(g_n)
+   OR max(p_amount) IS DISTINCT FROM max(g_amount)
+    OR max(p_revenue) IS DISTINCT FROM max(g_revenue)
 """
 
 CUSTOMER_SUMMARY_RUN_MISMATCHES = """
@@ -173,11 +179,14 @@ SELECT s.customer_id, s.currency, s.n AS partials_count, g.transaction_count AS 
        c.name AS silver_name, g.customer_name AS gold_name
 FROM s LEFT JOIN g ON g.customer_id = s.customer_id AND g.currency = s.currency
 LEFT JOIN silver.customers AS c ON c.customer_id = s.customer_id
-WHERE s.n IS NOT g.transaction_count OR s.gross IS NOT g.gross_revenue_minor
-   OR s.refunded IS NOT g.refunded_minor OR s.gross - s.refunded IS NOT g.net_revenue_minor
-   OR s.total / s.n + (2 * (s.total % s.n) >= s.n) IS NOT g.avg_amount_minor
-   OR s.first_at IS NOT g.first_occurred_at OR s.last_at IS NOT g.last_occurred_at
-   OR c.name IS NOT g.customer_name OR c.email IS NOT g.email
+WHERE s.n IS DISTINCT FROM g.transaction_count OR s.gross IS DISTINCT FROM g.gross_revenue_minor
+   OR s.refunded IS DISTINCT FROM g.refunded_minor
+   OR s.gross - s.refunded IS DISTINCT FROM g.net_revenue_minor
+   OR s.total / s.n + CAST(2 * (s.total % s.n) >= s.n AS INTEGER)
+      IS DISTINCT FROM g.avg_amount_minor
+   OR s.first_at IS DISTINCT FROM g.first_occurred_at
+   OR s.last_at IS DISTINCT FROM g.last_occurred_at
+   OR c.name IS DISTINCT FROM g.customer_name OR c.email IS DISTINCT FROM g.email
 """
 
 #: Rejections per batch date, entity and rule; `resolved` = the record's key is in silver now
@@ -185,14 +194,14 @@ WHERE s.n IS NOT g.transaction_count OR s.gross IS NOT g.gross_revenue_minor
 QUARANTINE_SUMMARY = """
 WITH q AS (
     SELECT _partition AS batch_date, 'transactions' AS entity, rule,
-           medallion_strip(json_extract(record, '$.transaction_id')) AS record_key
+           medallion_strip(record ->> '$.transaction_id') AS record_key
     FROM silver.transactions_quarantine
     UNION ALL
-    SELECT _batch_date, 'customers', rule, medallion_strip(json_extract(record, '$.customer_id'))
+    SELECT _batch_date, 'customers', rule, medallion_strip(record ->> '$.customer_id')
     FROM silver.customers_quarantine
     UNION ALL
     SELECT _batch_date, 'transaction_types', rule,
-           medallion_strip(json_extract(record, '$.type_id'))
+           medallion_strip(record ->> '$.type_id')
     FROM silver.transaction_types_quarantine
 )
 SELECT batch_date, entity, rule, count(*) AS rejected,

@@ -48,10 +48,18 @@ class RecoveryError(RuntimeError):
     """A recovery command cannot do what was asked; the message says why and what to do."""
 
 
-def layer_files(folder: Path, layer: str) -> list[Path]:
-    """A layer's database file and its WAL companions."""
-    base = folder / f"{layer}.db"
-    return [base, base.with_name(base.name + "-wal"), base.with_name(base.name + "-shm")]
+def layer_files(folder: Path, layer: str, suffix: str = ".db") -> list[Path]:
+    """A layer's database file and its WAL companions (SQLite's -wal/-shm, DuckDB's .wal)."""
+    base = folder / f"{layer}{suffix}"
+    return [base, *(base.with_name(base.name + end) for end in ("-wal", "-shm", ".wal"))]
+
+
+def _require_sqlite(warehouse: Warehouse, command: str) -> None:
+    if warehouse.BACKEND != Warehouse.BACKEND:
+        raise RecoveryError(
+            f"{command} uses SQLite's online backup; the warehouse is on {warehouse.BACKEND}: "
+            "stop Dagster and copy the .duckdb files instead (docs/DEPLOY.md, 'Backends')"
+        )
 
 
 def landed_days(zone: LandingZone) -> tuple[list[str], list[str]]:
@@ -101,7 +109,9 @@ def rebuild(
     from medallion_dagster.definitions import build_definitions
 
     zone: LandingZone = defs.resources["landing_zone"]
-    live = Path(defs.resources["warehouse"].path).resolve()
+    warehouse: Warehouse = defs.resources["warehouse"]
+    live = Path(warehouse.path).resolve()
+    suffix = warehouse.FILE_SUFFIX
     busy = _runs_in_progress(instance)
     if busy:
         raise RecoveryError(
@@ -122,7 +132,7 @@ def rebuild(
     log(f"rebuilding {days[0]} .. {days[-1]} into {staging} ...")
     staged = build_definitions(
         landing_zone=zone,
-        warehouse=Warehouse(path=str(staging)),
+        warehouse=type(warehouse)(path=str(staging)),
         discovery=defs.resources["discovery"],
         alerter=defs.resources["alerter"],
     )
@@ -136,7 +146,7 @@ def rebuild(
         log(f"the rebuild run failed; the live warehouse {live} is unchanged ({staging} kept)")
         return result, None
     moved = None
-    old = [f for layer in LAYERS for f in layer_files(live, layer) if f.exists()]
+    old = [f for layer in LAYERS for f in layer_files(live, layer, suffix) if f.exists()]
     if old:
         moved = _unique(live.with_name(f"{live.name}.before-rebuild-{stamp}"))
         moved.mkdir(parents=True)
@@ -144,7 +154,7 @@ def rebuild(
             f.rename(moved / f.name)
     live.mkdir(parents=True, exist_ok=True)
     for layer in LAYERS:
-        for f in layer_files(staging, layer):
+        for f in layer_files(staging, layer, suffix):
             if f.exists():
                 f.rename(live / f.name)
     shutil.rmtree(staging, ignore_errors=True)
@@ -172,6 +182,7 @@ def _open_existing(folder: Path) -> tuple[sqlite3.Connection, list[str]]:
 
 def backup(warehouse: Warehouse, dest: Path) -> dict[str, Path]:
     """A consistent copy of every existing layer file in a new folder `dest` (one instant)."""
+    _require_sqlite(warehouse, "backup")
     dest = Path(dest)
     if dest.exists() and any(dest.iterdir()):
         raise RecoveryError(f"{dest} is not empty: back up into a new folder")
@@ -204,6 +215,7 @@ def restore(
     source: Path, warehouse: Warehouse, instance: dg.DagsterInstance | None = None
 ) -> list[str]:
     """Write a backup's layer files into the warehouse (Dagster stopped). Returns the layers."""
+    _require_sqlite(warehouse, "restore")
     if instance is not None and _runs_in_progress(instance):
         raise RecoveryError("runs are in progress: stop Dagster before restoring")
     existing = [layer for layer in LAYERS if (Path(source) / f"{layer}.db").is_file()]

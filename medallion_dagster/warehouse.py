@@ -17,6 +17,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import ClassVar
 
 import adbc_driver_sqlite.dbapi as adbc
 import dagster as dg
@@ -90,17 +91,66 @@ def _check_table_name(table: str) -> None:
 
 
 class Warehouse(dg.ConfigurableResource):
-    """The SQLite warehouse folder. Used by the IO manager and by assets that query SQL directly."""
+    """The SQLite warehouse folder. Used by the IO manager and by assets that query SQL directly.
+
+    The SQL the project runs is written once, in the SQL both backends share (`IN (SELECT value
+    FROM json_each(?))` for lists of keys, `IS DISTINCT FROM`, `->>`, integer `/`); the backend
+    differences (transactions, catalogs, indexes, bulk transfer) are the hooks below, which
+    `DuckDBWarehouse` (`warehouse_duckdb.py`) overrides."""
 
     path: str = DEFAULT_WAREHOUSE_DIR
     busy_timeout_seconds: float = 60.0
     chunk_rows: int = 100_000
     """Large runs read and write whole partitions about this many rows at a time (memory)."""
 
+    #: The value of WAREHOUSE_BACKEND that selects this class (settings.py).
+    BACKEND: ClassVar[str] = "sqlite"
+    FILE_SUFFIX: ClassVar[str] = ".db"
+    #: Starts a write transaction (SQLite: take the write lock now, not at the first write).
+    BEGIN_WRITE: ClassVar[str] = "BEGIN IMMEDIATE"
+
     def layer_file(self, layer: str) -> Path:
         if layer not in LAYERS:
             raise WarehouseError(f"unknown layer {layer!r}; layers are {LAYERS}")
-        return Path(self.path) / f"{layer}.db"
+        return Path(self.path) / f"{layer}{self.FILE_SUFFIX}"
+
+    # -- backend hooks (DuckDBWarehouse overrides these) -----------------------------------------
+
+    @staticmethod
+    def sql_type(dtype: str) -> str:
+        """The declared column type of a pandas dtype (codec.py)."""
+        return sql_type(dtype)
+
+    def _has_table(self, cur, name: str) -> bool:
+        """Whether the layer a per-layer connection (or cursor) is on has table `name`."""
+        cur.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,))
+        return bool(cur.fetchall())
+
+    def _create_index(self, cur, layer: str | None, table: str, columns: Sequence[str]) -> None:
+        """Index `columns` of `table` (in `layer` on an all-layers connection, else `main`)."""
+        schema = f"{quote(layer)}." if layer else ""
+        cur.execute(
+            f"CREATE INDEX IF NOT EXISTS {schema}{quote(table + '__idx__' + '__'.join(columns))} "
+            f"ON {quote(table)} ({', '.join(quote(c) for c in columns)})"
+        )
+
+    def _retype(self, cur, table: str, column: str, dtype: str) -> None:
+        """A column that held only NULLs gets its first values (SQLite: untyped, nothing to do)."""
+
+    @staticmethod
+    def is_missing_table(error: Exception) -> bool:
+        """Whether a query failed because a table it reads does not exist (yet)."""
+        return isinstance(error, sqlite3.OperationalError) and "no such table" in str(error)
+
+    @staticmethod
+    def _fetch_arrow(cur, sql: str, params: Sequence) -> pa.Table:
+        cur.execute(sql, params)
+        return cur.fetch_arrow_table()
+
+    def _pin_types(self, dtypes: dict[str, str]) -> str | None:
+        """A first row that pins each result column's Arrow type (ADBC's SQLite driver infers
+        types from the first rows), or None where the result types come from the table."""
+        return ", ".join(f"{SENTINELS[sql_type(d)]} AS {quote(c)}" for c, d in dtypes.items())
 
     @contextmanager
     def connect(self, layer: str | None = None) -> Iterator[sqlite3.Connection]:
@@ -147,10 +197,8 @@ class Warehouse(dg.ConfigurableResource):
 
     # -- schema registry --------------------------------------------------------------------------
 
-    @staticmethod
-    def _registered(cur, table: str) -> dict[str, str]:
-        cur.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (REGISTRY,))
-        if not cur.fetchall():
+    def _registered(self, cur, table: str) -> dict[str, str]:
+        if not self._has_table(cur, REGISTRY):
             return {}
         cur.execute(
             f"SELECT column_name, dtype FROM {REGISTRY} WHERE table_name=? ORDER BY position",
@@ -199,7 +247,7 @@ class Warehouse(dg.ConfigurableResource):
         except CodecError as e:
             raise WarehouseError(f"{layer}.{table}: {e}") from e
         with self._columnar(layer) as cur:
-            cur.execute("BEGIN IMMEDIATE")
+            cur.execute(self.BEGIN_WRITE)
             try:
                 self._create_bookkeeping(cur, "main")
                 self._check_case_collision(cur, layer, table)
@@ -212,10 +260,7 @@ class Warehouse(dg.ConfigurableResource):
                     old = self._registered(cur, table)
                 dtypes = self._evolve(cur, layer, table, old, new_dtypes, df, partition_keys)
                 for column in indexes:
-                    cur.execute(
-                        f"CREATE INDEX IF NOT EXISTS {quote(table + '__idx__' + column)} "
-                        f"ON {quote(table)} ({quote(column)})"
-                    )
+                    self._create_index(cur, None, table, [column])
                 if partition_keys is not None:
                     cur.execute(
                         f"DELETE FROM {quote(table)} WHERE {IN_PARTITIONS}",
@@ -265,13 +310,10 @@ class Warehouse(dg.ConfigurableResource):
     def _evolve(self, cur, layer, table, old, new, df, partition_keys) -> dict[str, str]:
         """Create the table or add new columns; refuse incompatible dtype changes."""
         if not old:
-            cols = ", ".join(f"{quote(c)} {sql_type(d)}".rstrip() for c, d in new.items())
+            cols = ", ".join(f"{quote(c)} {self.sql_type(d)}".rstrip() for c, d in new.items())
             cur.execute(f"CREATE TABLE {quote(table)} ({cols})")
             if partition_keys is not None:
-                cur.execute(
-                    f"CREATE INDEX {quote(table + '__idx__' + PARTITION_COLUMN)} ON {quote(table)} "
-                    f"({quote(PARTITION_COLUMN)})"
-                )
+                self._create_index(cur, None, table, [PARTITION_COLUMN])
             return dict(new)
         was_partitioned = PARTITION_COLUMN in old
         if was_partitioned != (partition_keys is not None):
@@ -283,13 +325,14 @@ class Warehouse(dg.ConfigurableResource):
         for column, dtype in new.items():
             if column not in old:
                 cur.execute(
-                    f"ALTER TABLE {quote(table)} ADD COLUMN {quote(column)} {sql_type(dtype)}"
+                    f"ALTER TABLE {quote(table)} ADD COLUMN {quote(column)} {self.sql_type(dtype)}"
                 )
                 merged[column] = dtype
             elif _is_all_null(df[column]):
                 continue  # no values: nothing to conflict with; the stored type stays
             elif family(old[column]) == "null":
                 merged[column] = dtype  # the first values of a column that had only NULLs
+                self._retype(cur, table, column, dtype)
             elif family(old[column]) != family(dtype):
                 raise SchemaMismatchError(
                     f"table {layer}.{table}: column {column!r} is stored as {old[column]} but the "
@@ -299,8 +342,7 @@ class Warehouse(dg.ConfigurableResource):
                 merged[column] = merge(old[column], dtype)
         return merged
 
-    @staticmethod
-    def _check_case_collision(cur, layer: str, table: str) -> None:
+    def _check_case_collision(self, cur, layer: str, table: str) -> None:
         cur.execute(
             "SELECT name FROM sqlite_master WHERE type IN ('table', 'index') "
             "AND lower(name) = lower(?) AND name != ?",
@@ -378,7 +420,7 @@ class Warehouse(dg.ConfigurableResource):
             ]
             if got != names:
                 raise WarehouseError(f"{layer}.{table}: the query returns {got}, declared {names}")
-            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(self.BEGIN_WRITE)
             try:
                 for schema in {layer, *([src_layer] if source else [])}:
                     self._create_bookkeeping(conn, schema)
@@ -434,7 +476,7 @@ class Warehouse(dg.ConfigurableResource):
                     conn.execute(f"DROP TABLE IF EXISTS {target}")
                     conn.execute(f"DELETE FROM {registry} WHERE table_name = ?", (table,))
                     cols = ", ".join(
-                        f"{quote(c)} {sql_type(d)}".rstrip() for c, d in dtypes.items()
+                        f"{quote(c)} {self.sql_type(d)}".rstrip() for c, d in dtypes.items()
                     )
                     conn.execute(f"CREATE TABLE {target} ({cols})")
                     conn.executemany(
@@ -443,11 +485,7 @@ class Warehouse(dg.ConfigurableResource):
                     )
                 for index in [*([PARTITION_COLUMN] if partitioned else []), *indexes]:
                     columns = (index,) if isinstance(index, str) else tuple(index)
-                    conn.execute(
-                        f"CREATE INDEX IF NOT EXISTS "
-                        f"{quote(layer)}.{quote(table + '__idx__' + '__'.join(columns))} "
-                        f"ON {quote(table)} ({', '.join(quote(c) for c in columns)})"
-                    )
+                    self._create_index(conn, layer, table, columns)
                 in_run = f"{quote(PARTITION_COLUMN)} IN {placeholders}"
                 tracked = ", ".join(quote(c) for c in changes_key)
                 reset_changes = False
@@ -505,7 +543,8 @@ class Warehouse(dg.ConfigurableResource):
                     f"INSERT INTO {state} (table_name, definition, changes_reset) "
                     "VALUES (?, ?, ?) ON CONFLICT (table_name) DO UPDATE SET "
                     "definition = excluded.definition, "
-                    "changes_reset = max(changes_reset, excluded.changes_reset)",
+                    "changes_reset = CASE WHEN excluded.changes_reset > changes_reset "
+                    "THEN excluded.changes_reset ELSE changes_reset END",
                     (table, definition, int(reset_changes)),
                 )
                 if not partitioned:
@@ -516,8 +555,7 @@ class Warehouse(dg.ConfigurableResource):
                 raise
         return written
 
-    @staticmethod
-    def _table_in(conn, schema: str, name: str) -> bool:
+    def _table_in(self, conn, schema: str, name: str) -> bool:
         return bool(
             conn.execute(
                 f"SELECT 1 FROM {quote(schema)}.sqlite_master WHERE type = 'table' AND name = ?",
@@ -525,8 +563,7 @@ class Warehouse(dg.ConfigurableResource):
             ).fetchone()
         )
 
-    @staticmethod
-    def _create_bookkeeping(conn, schema: str) -> None:
+    def _create_bookkeeping(self, conn, schema: str) -> None:
         conn.execute(
             f"CREATE TABLE IF NOT EXISTS {quote(schema)}.{REGISTRY} (table_name TEXT NOT NULL, "
             "position INTEGER NOT NULL, column_name TEXT NOT NULL, dtype TEXT NOT NULL, "
@@ -578,26 +615,23 @@ class Warehouse(dg.ConfigurableResource):
                     cur, table
                 ):
                     raise WarehouseError(f"{layer}.{table} is not partitioned")
-                # ADBC infers each result column's type from the first rows; a first row with a
-                # value of every column's storage class pins them (it is dropped below).
-                sentinel = ", ".join(
-                    f"{SENTINELS[sql_type(d)]} AS {quote(c)}" for c, d in dtypes.items()
-                )
-                sql = (
-                    f"SELECT 0 AS __sentinel__, {sentinel} UNION ALL "
-                    f"SELECT 1, {', '.join(quote(c) for c in dtypes)} FROM {quote(table)}"
-                )
+                # A first row with a value of every column's storage class pins the result
+                # types where the driver infers them (dropped below).
+                sentinel = self._pin_types(dtypes)
+                sql = f"SELECT 1, {', '.join(quote(c) for c in dtypes)} FROM {quote(table)}"
+                if sentinel is not None:
+                    sql = f"SELECT 0 AS __sentinel__, {sentinel} UNION ALL {sql}"
                 params: tuple = ()
                 if partition_keys is not None:
                     sql += f" WHERE {IN_PARTITIONS}"
                     params = (_keys_param(partition_keys),)
-                cur.execute(sql, params)
-                result = cur.fetch_arrow_table()
+                result = self._fetch_arrow(cur, sql, params)
             finally:
                 cur.execute("COMMIT")
-        if result.column(0)[0].as_py() != 0:  # pragma: no cover - SQLite keeps UNION ALL order
-            raise WarehouseError("internal: the type-pinning row did not come first")
-        result = result.slice(1)
+        if sentinel is not None:
+            if result.column(0)[0].as_py() != 0:  # pragma: no cover - SQLite keeps this order
+                raise WarehouseError("internal: the type-pinning row did not come first")
+            result = result.slice(1)
         return pd.DataFrame(
             {c: decode(result.column(i + 1), d) for i, (c, d) in enumerate(dtypes.items())}
         )

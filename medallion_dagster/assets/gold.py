@@ -184,8 +184,8 @@ SELECT t.customer_id, t.currency, c.name AS customer_name, c.email,
        t.transaction_count, t.gross_revenue_minor, t.refunded_minor,
        t.gross_revenue_minor - t.refunded_minor AS net_revenue_minor,
        t.amount_total_minor / t.transaction_count
-           + (2 * (t.amount_total_minor % t.transaction_count) >= t.transaction_count)
-           AS avg_amount_minor,
+           + CAST(2 * (t.amount_total_minor % t.transaction_count) >= t.transaction_count
+                  AS INTEGER) AS avg_amount_minor,
        t.first_occurred_at, t.last_occurred_at
 FROM gold.customer_totals AS t LEFT JOIN silver.customers AS c ON c.customer_id = t.customer_id
 ORDER BY t.customer_id, t.currency

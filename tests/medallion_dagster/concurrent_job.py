@@ -12,11 +12,12 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from medallion_dagster.io_manager import SQLiteIOManager
-from medallion_dagster.warehouse import Warehouse
+from medallion_dagster.definitions import BACKENDS
+from medallion_dagster.io_manager import WarehouseIOManager
 
 ROWS = 200_000
 ENV = "MEDALLION_CONCURRENCY_WAREHOUSE"
+BACKEND_ENV = "MEDALLION_CONCURRENCY_BACKEND"
 
 
 def _all_started(i: int, writers: int = 4, timeout: float = 120.0) -> None:
@@ -47,7 +48,8 @@ def _writer(i: int) -> dg.AssetsDefinition:
 
 
 def concurrent_job() -> dg.JobDefinition:
-    warehouse = Warehouse(path=os.environ[ENV], busy_timeout_seconds=120)
+    backend = BACKENDS[os.environ.get(BACKEND_ENV, "sqlite")]
+    warehouse = backend(path=os.environ[ENV], busy_timeout_seconds=120)
     defs = dg.Definitions(
         assets=[_writer(i) for i in range(4)],
         jobs=[
@@ -56,6 +58,6 @@ def concurrent_job() -> dg.JobDefinition:
                 executor_def=dg.multiprocess_executor.configured({"max_concurrent": 4}),
             )
         ],
-        resources={"io_manager": SQLiteIOManager(warehouse=warehouse)},
+        resources={"io_manager": WarehouseIOManager(warehouse=warehouse)},
     )
     return defs.resolve_job_def("four_writers")

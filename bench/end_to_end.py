@@ -9,7 +9,9 @@ peak memory is the pipeline's own:
 - `raw_ingest`: the yardstick — the same transaction rows parsed from the same files and loaded
   with a plain stdlib `sqlite3.executemany` into one table;
 - `incremental_day`: one more day through the daily job after the year is loaded, against the
-  same day on an empty warehouse.
+  same day on an empty warehouse; each measured `--repeats` times, alternating (a re-run of the
+  day after the year replaces it; the empty warehouse is emptied before each of its runs), and
+  the medians compared: one run of a one-to-two-second day varies by a third.
 Prints one `name: value` a line.
 """
 
@@ -17,6 +19,7 @@ import argparse
 import json
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -121,6 +124,7 @@ def main() -> int:
     parser.add_argument("--work", help="work folder; files landed there before are reused")
     parser.add_argument("--results", help="JSON file collecting the figures of each size")
     parser.add_argument("--plot", help="write an SVG plot of --results (all sizes) here")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each incremental day")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     import os
@@ -159,12 +163,17 @@ def main() -> int:
             target = work / "landing" / path.relative_to(work / "landing-extra")
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(path.read_bytes())
-    after_year = run(PIPELINE, day, day, env=env)
     alone_env = base | {
         "LANDING_DIR": str(work / "landing-extra"),
         "WAREHOUSE_DIR": str(work / "wh-empty"),
     }
-    alone = run(PIPELINE, day, day, env=alone_env)
+    after_runs, alone_runs = [], []
+    for _ in range(max(args.repeats, 1)):
+        after_runs.append(run(PIPELINE, day, day, env=env)["seconds"])
+        shutil.rmtree(work / "wh-empty", ignore_errors=True)
+        alone_runs.append(run(PIPELINE, day, day, env=alone_env)["seconds"])
+    after_year = {"seconds": statistics.median(after_runs)}
+    alone = {"seconds": statistics.median(alone_runs)}
 
     label = (
         f"{args.transactions // 1000}k"
@@ -183,6 +192,8 @@ def main() -> int:
         print(f"e2e_{layer}_peak_rss_mb: {mb:.0f}")
     print(f"day_after_year_seconds: {after_year['seconds']:.2f}")
     print(f"day_on_empty_seconds: {alone['seconds']:.2f}")
+    print(f"day_after_year_runs: {' '.join(f'{x:.2f}' for x in after_runs)}")
+    print(f"day_on_empty_runs: {' '.join(f'{x:.2f}' for x in alone_runs)}")
     print(f"incremental_day_ratio: {after_year['seconds'] / alone['seconds']:.2f}")
     print(f"bench_peak_rss_mb: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")
     print(f"work_dir: {work}")

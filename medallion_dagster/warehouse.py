@@ -42,6 +42,9 @@ REGISTRY = "_medallion_columns"
 #: Per SQL-computed table: a hash of its query and dtypes (a changed definition rebuilds it whole)
 #: and, for tables tracking changes, whether those changes are incomplete (rebuild consumers).
 STATE = "_medallion_queries"
+#: Rows per partition of every partitioned table, kept in the writes' own transactions: a table's
+#: size for the metadata costs a sum over its partitions, not a scan of its rows.
+COUNTS = "_medallion_partition_rows"
 #: Reads map the files into memory (no copy through SQLite's small page cache): index lookups
 #: over a large table are several times faster. Address space, not resident memory.
 MMAP_BYTES = 256 * 2**20
@@ -85,8 +88,15 @@ def _keys_param(partition_keys: Sequence[str]) -> str:
     return json.dumps(list(partition_keys))
 
 
+def _fetchall(cur, sql: str, params: Sequence = ()) -> list:
+    """Rows of a statement on a stdlib connection or cursor, or an ADBC cursor (whose execute
+    returns nothing)."""
+    result = cur.execute(sql, params)
+    return (result if result is not None else cur).fetchall()
+
+
 def _check_table_name(table: str) -> None:
-    if not table or table.lower().startswith("sqlite_") or table.lower() in (REGISTRY, STATE):
+    if not table or table.lower().startswith("sqlite_") or table.lower() in (REGISTRY, STATE, COUNTS):
         raise WarehouseError(f"{table!r} is not a usable table name (empty or reserved by SQLite)")
 
 
@@ -258,6 +268,8 @@ class Warehouse(dg.ConfigurableResource):
                     old = {}
                 else:
                     old = self._registered(cur, table)
+                if not old:
+                    cur.execute(f"DELETE FROM {COUNTS} WHERE table_name = ?", (table,))
                 dtypes = self._evolve(cur, layer, table, old, new_dtypes, df, partition_keys)
                 for column in indexes:
                     self._create_index(cur, None, table, [column])
@@ -268,6 +280,8 @@ class Warehouse(dg.ConfigurableResource):
                     )
                 if data.num_rows:
                     cur.adbc_ingest(table, data, mode="append")
+                if partition_keys is not None:
+                    self._count_partitions(cur, "main", table, partition_keys, clear)
                 cur.execute(f"DELETE FROM {REGISTRY} WHERE table_name = ?", (table,))
                 for position, (name, dtype) in enumerate(dtypes.items()):
                     cur.execute(
@@ -475,6 +489,9 @@ class Warehouse(dg.ConfigurableResource):
                 if not old or not (partitioned or incremental_key):
                     conn.execute(f"DROP TABLE IF EXISTS {target}")
                     conn.execute(f"DELETE FROM {registry} WHERE table_name = ?", (table,))
+                    conn.execute(
+                        f"DELETE FROM {quote(layer)}.{COUNTS} WHERE table_name = ?", (table,)
+                    )
                     cols = ", ".join(
                         f"{quote(c)} {self.sql_type(d)}".rstrip() for c, d in dtypes.items()
                     )
@@ -517,6 +534,8 @@ class Warehouse(dg.ConfigurableResource):
                 written = conn.execute(
                     f"INSERT INTO {target} ({column_list}) SELECT * FROM ({query})", params
                 ).rowcount
+                if partitioned:
+                    self._count_partitions(conn, layer, table, keys, [])
                 if changes_key:
                     nulls = " OR ".join(f"{quote(c)} IS NULL" for c in changes_key)
                     if conn.execute(
@@ -563,11 +582,41 @@ class Warehouse(dg.ConfigurableResource):
             ).fetchone()
         )
 
+    def _count_partitions(
+        self, cur, schema: str, table: str, keys: Sequence[str], cleared: Sequence[str]
+    ) -> None:
+        """Record the rows of the partitions just written (in the write's transaction). A table
+        with no counts yet (new, or from before counting) is counted whole, once."""
+        counts = f"{quote(schema)}.{COUNTS}"
+        target = f"{quote(schema)}.{quote(table)}"
+        part = quote(PARTITION_COLUMN)
+        if _fetchall(cur, f"SELECT 1 FROM {counts} WHERE table_name = ? LIMIT 1", (table,)):
+            cur.execute(
+                f"DELETE FROM {counts} WHERE table_name = ? "
+                "AND partition_key IN (SELECT value FROM json_each(?))",
+                (table, _keys_param([*keys, *cleared])),
+            )
+            cur.execute(
+                f"INSERT INTO {counts} SELECT ?, {part}, count(*) FROM {target} "
+                f"WHERE {IN_PARTITIONS} GROUP BY {part}",
+                (table, _keys_param(keys)),
+            )
+        else:
+            cur.execute(
+                f"INSERT INTO {counts} SELECT ?, {part}, count(*) FROM {target} GROUP BY {part}",
+                (table,),
+            )
+
     def _create_bookkeeping(self, conn, schema: str) -> None:
         conn.execute(
             f"CREATE TABLE IF NOT EXISTS {quote(schema)}.{REGISTRY} (table_name TEXT NOT NULL, "
             "position INTEGER NOT NULL, column_name TEXT NOT NULL, dtype TEXT NOT NULL, "
             "PRIMARY KEY (table_name, column_name))"
+        )
+        conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {quote(schema)}.{COUNTS} (table_name TEXT NOT NULL, "
+            "partition_key TEXT NOT NULL, row_count INTEGER NOT NULL, "
+            "PRIMARY KEY (table_name, partition_key))"
         )
         conn.execute(
             f"CREATE TABLE IF NOT EXISTS {quote(schema)}.{STATE} (table_name TEXT PRIMARY KEY, "
@@ -647,6 +696,13 @@ class Warehouse(dg.ConfigurableResource):
         with self.connect(layer) as conn:
             sql = f"SELECT count(*) FROM {quote(table)}"
             if partition_keys is None:
+                if self._has_table(conn.cursor(), COUNTS):
+                    counted = conn.execute(
+                        f"SELECT count(*), sum(row_count) FROM {COUNTS} WHERE table_name = ?",
+                        (table,),
+                    ).fetchone()
+                    if counted[0]:  # a partitioned table's counts (complete once present)
+                        return int(counted[1])
                 return conn.execute(sql).fetchone()[0]
             return conn.execute(
                 sql + f" WHERE {IN_PARTITIONS}", (_keys_param(partition_keys),)

@@ -260,3 +260,35 @@ def test_a_file_another_process_holds_is_waited_for_then_a_clear_error(tmp_path)
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_table_row_counts_are_kept_per_partition_in_the_writes(any_warehouse):
+    wh = any_warehouse
+    rows = pd.DataFrame({"id": list("abcdef"), "_partition": ["d1"] * 2 + ["d2"] * 3 + ["d3"]})
+    wh.write("silver", "t", rows, ["d1", "d2", "d3"])
+    wh.write("silver", "t", pd.DataFrame({"id": list("wxyz")}), ["d2"], clear=["d3"])
+
+    def truth() -> int:
+        return int(wh.query("SELECT count(*) AS n FROM silver.t")["n"][0])
+
+    def kept() -> dict:
+        counts = wh.query(
+            "SELECT partition_key, row_count FROM silver._medallion_partition_rows "
+            "WHERE table_name = 't' ORDER BY 1"
+        )
+        return dict(zip(counts["partition_key"], counts["row_count"], strict=True))
+
+    assert kept() == {"d1": 2, "d2": 4} and wh.row_count("silver", "t") == truth() == 6
+    # a table from before the counts: counted in full by its next write, then kept
+    with wh.connect("silver") as conn:
+        conn.execute("DELETE FROM _medallion_partition_rows")
+    assert wh.row_count("silver", "t") == 6  # no counts: the table itself is counted
+    wh.write("silver", "t", pd.DataFrame({"id": ["q"]}), ["d9"])
+    assert kept() == {"d1": 2, "d2": 4, "d9": 1} and wh.row_count("silver", "t") == truth() == 7
+    # partitions computed by SQL are counted the same way; a rebuilt table starts over
+    sql = "SELECT id, _partition FROM silver.t WHERE _partition IN {partitions}"
+    wh.write_query("gold", "g", sql, {"id": "str"}, ["d1", "d2"])
+    wh.write_query("gold", "g", sql, {"id": "str"}, ["d9"])
+    assert wh.row_count("gold", "g") == 7
+    wh.write("silver", "t", pd.DataFrame({"id": ["only"]}))  # unpartitioned: replaces all
+    assert wh.row_count("silver", "t") == truth() == 1 and kept() == {}

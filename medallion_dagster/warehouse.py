@@ -96,7 +96,8 @@ def _fetchall(cur, sql: str, params: Sequence = ()) -> list:
 
 
 def _check_table_name(table: str) -> None:
-    if not table or table.lower().startswith("sqlite_") or table.lower() in (REGISTRY, STATE, COUNTS):
+    reserved = (REGISTRY, STATE, COUNTS)
+    if not table or table.lower().startswith("sqlite_") or table.lower() in reserved:
         raise WarehouseError(f"{table!r} is not a usable table name (empty or reserved by SQLite)")
 
 

@@ -191,11 +191,12 @@ def test_the_dockerfile_puts_the_instance_in_dagster_home_and_the_workspace_in_t
     ]
     for source in copies:
         assert any(fnmatch(source.rstrip("/"), pattern) for pattern in let_in), source
-    # the locked set first, then the project without resolving anything again
+    # the project with its runtime dependencies only, at the locked versions (the lock as a
+    # constraints file: the dev extras — pytest, moto, playwright, ... — stay out of the image)
     runs = [args for instruction, args in steps if instruction == "RUN"]
-    lock_step = next(i for i, r in enumerate(runs) if "-r requirements.lock" in r)
-    project_step = next(i for i, r in enumerate(runs) if "--no-deps ." in r)
-    assert lock_step < project_step
+    installs = [r for r in runs if "pip install" in r]
+    assert installs == [next(r for r in runs if "pip install -c requirements.lock ." in r)]
+    assert "requirements.lock" in copies and not any("[dev]" in r for r in runs)
     # the project's files are there when it is installed
     packaged = {"pyproject.toml", "README.md", "lambda_src", "medallion_dagster"}
     assert packaged <= set(copies)

@@ -40,9 +40,15 @@ def test_the_layout_is_modules_and_two_environments():
         "collector_lambda",
         "dagster_access",
         "medallion_platform",
+        "dagster_ecs",
     }
     for env in ENVIRONMENTS:
-        assert environment(env).modules["medallion"]["source"] == "../../modules/medallion_platform"
+        modules = environment(env).modules
+        assert modules["medallion"]["source"] == "../../modules/medallion_platform"
+        # Dagster on ECS is optional: one instance with `dagster_ecs`, none without.
+        assert modules["dagster"]["source"] == "../../modules/dagster_ecs"
+        assert modules["dagster"]["count"] == "${var.dagster_ecs == null ? 0 : 1}"
+        assert environment(env).variables["dagster_ecs"]["default"] is None
 
 
 @pytest.mark.parametrize("folder", ALL_MODULES, ids=ids(ALL_MODULES))
@@ -133,7 +139,9 @@ ENVIRONMENT_SPECIFIC = re.compile(
 )
 
 
-@pytest.mark.parametrize("name", ["landing_zone", "collector_lambda", "dagster_access"])
+@pytest.mark.parametrize(
+    "name", ["landing_zone", "collector_lambda", "dagster_access", "dagster_ecs"]
+)
 def test_modules_hard_code_nothing_environment_specific(name):
     m = module(name)
     found = [

@@ -42,3 +42,13 @@ output "dagster_dotenv" {
   description = "The same as a .env file: terraform output -raw dagster_dotenv > .env (dagster dev reads it)."
   value       = join("", [for k, v in module.medallion.dagster_env : "${k}=${v}\n"])
 }
+
+output "dagster_ecs" {
+  description = "The Dagster deployment (modules/dagster_ecs outputs: cluster, services, webserver_url, run task definition and container, database, buckets, roles); null when var.dagster_ecs is null."
+  value       = one(module.dagster)
+}
+
+output "dagster_webserver_url" {
+  description = "The Dagster UI inside the VPC; null without var.dagster_ecs."
+  value       = one(module.dagster[*].webserver_url)
+}

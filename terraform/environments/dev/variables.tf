@@ -78,3 +78,47 @@ variable "build_python" {
     error_message = "build_python must name a Python interpreter, e.g. python3."
   }
 }
+
+variable "dagster_ecs" {
+  description = "Dagster on ECS Fargate (modules/dagster_ecs) in an existing VPC: webserver, daemon, run tasks, PostgreSQL, EFS warehouse, S3 step logs. null (the default) deploys only the landing side."
+  type = object({
+    vpc_id                               = string
+    private_subnet_ids                   = list(string)
+    image                                = string
+    cpu_architecture                     = optional(string, "X86_64")
+    warehouse_backend                    = optional(string, "sqlite")
+    webserver_allowed_cidrs              = optional(list(string), [])
+    webserver_allowed_security_group_ids = optional(list(string), [])
+    db_instance_class                    = optional(string, "db.t4g.micro")
+    deletion_protection                  = optional(bool, true)
+    task_sizes = optional(
+      object({
+        webserver = object({ cpu = number, memory = number })
+        daemon    = object({ cpu = number, memory = number })
+        run       = object({ cpu = number, memory = number })
+      }),
+      {
+        webserver = { cpu = 512, memory = 1024 }
+        daemon    = { cpu = 512, memory = 1024 }
+        run       = { cpu = 1024, memory = 4096 }
+      }
+    )
+  })
+  default = null
+  validation {
+    condition = var.dagster_ecs == null || try(
+      can(regex("^vpc-[0-9a-f]{8,17}$", var.dagster_ecs.vpc_id)) &&
+      length(var.dagster_ecs.private_subnet_ids) >= 2 &&
+      alltrue([for id in var.dagster_ecs.private_subnet_ids : can(regex("^subnet-[0-9a-f]{8,17}$", id))]) &&
+      can(regex("^[^\\s]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$", var.dagster_ecs.image)) &&
+      contains(["X86_64", "ARM64"], var.dagster_ecs.cpu_architecture) &&
+      contains(["sqlite", "duckdb"], var.dagster_ecs.warehouse_backend) &&
+      length(var.dagster_ecs.webserver_allowed_cidrs) + length(var.dagster_ecs.webserver_allowed_security_group_ids) > 0 &&
+      alltrue([for cidr in var.dagster_ecs.webserver_allowed_cidrs : can(cidrhost(cidr, 0)) && !endswith(cidr, "/0")]) &&
+      alltrue([for id in var.dagster_ecs.webserver_allowed_security_group_ids : can(regex("^sg-[0-9a-f]{8,17}$", id))]) &&
+      can(regex("^db\\.[a-z0-9]+\\.[a-z0-9]+$", var.dagster_ecs.db_instance_class)),
+      false
+    )
+    error_message = "dagster_ecs: vpc_id (vpc-...), at least two private_subnet_ids (subnet-...), image with an explicit :tag or @sha256 digest, cpu_architecture X86_64 or ARM64, warehouse_backend sqlite or duckdb, at least one way to the webserver (webserver_allowed_cidrs: IPv4 CIDRs narrower than /0, or webserver_allowed_security_group_ids: sg-...), db_instance_class like db.t4g.small. Or null: no Dagster deployment."
+  }
+}

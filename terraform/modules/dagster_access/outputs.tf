@@ -7,3 +7,8 @@ output "role_name" {
   description = "Name of the role Dagster assumes."
   value       = aws_iam_role.dagster.name
 }
+
+output "policy_json" {
+  description = "The role's permissions as a policy document (landing prefix, notification queue, key): the ECS task roles of modules/dagster_ecs get the same."
+  value       = data.aws_iam_policy_document.dagster.json
+}

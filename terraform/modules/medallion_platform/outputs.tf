@@ -42,3 +42,8 @@ output "dagster_env" {
     AWS_REGION        = data.aws_region.current.region
   }
 }
+
+output "dagster_policy_json" {
+  description = "What Dagster may do on this stack (the Dagster role's policy): attached to the daemon and run task roles of modules/dagster_ecs."
+  value       = module.dagster_access.policy_json
+}

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import re
 import sys
 import time
@@ -917,7 +918,9 @@ def test_the_webserver_is_reachable_only_from_the_allowed_networks(deployment):
 
 def check_warehouse_mounts(d: Deployment) -> None:
     mount = d.locals["warehouse_mount"]
-    assert mount["containerPath"] == "${var.warehouse_dir}"
+    # At WAREHOUSE_DIR's parent: a rebuild (medallion_dagster.recovery) stages the new warehouse
+    # in a sibling folder and renames files between the two, so both must be on the volume.
+    assert mount["containerPath"] == "${dirname(var.warehouse_dir)}", "siblings not on the volume"
     assert d.locals["dagster_environment"]["WAREHOUSE_DIR"] == "${var.warehouse_dir}"
     for name in ("daemon", "run"):
         assert "${local.warehouse_mount}" in d.container(name)["mountPoints"], name
@@ -956,11 +959,38 @@ def test_the_warehouse_is_encrypted_efs_mounted_at_warehouse_dir(deployment):
     assert all(s["effect"] == "Deny" for s in denies)
 
 
+WAREHOUSE_DIRS_OK = ["/mnt/warehouse", "/mnt/efs/warehouse", "/mnt/medallion_2"]
+WAREHOUSE_DIRS_BAD = ["/mnt", "/mnt/", "/mnt/warehouse/", "/mnt/..", "/mnt/../etc", "/mnt/a/../b"]
+WAREHOUSE_DIRS_BAD += ["/tmp/warehouse", "/opt/dagster/wh", "/warehouse", "mnt/warehouse", ""]
+
+
+def test_the_warehouse_folder_and_what_a_rebuild_puts_beside_it_are_on_the_volume(deployment):
+    variable = deployment.module.variables["warehouse_dir"]
+    pattern = hcl_regex(variable["validation"][0]["condition"])
+    for path in WAREHOUSE_DIRS_OK:
+        assert re.search(pattern, path), path
+    for path in WAREHOUSE_DIRS_BAD:
+        assert not re.search(pattern, path), path
+    # Terraform's dirname() of an accepted path is Python's: a folder under /mnt or /mnt itself,
+    # never the root or a folder of the image (the mount would hide it).
+    for path in WAREHOUSE_DIRS_OK:
+        mount = Path(os.path.dirname(path))
+        assert mount.is_relative_to("/mnt"), path
+        # the folders recovery.rebuild creates beside the live warehouse
+        live = Path(path)
+        for sibling in (f"{live.name}.rebuilding-x", f"{live.name}.before-rebuild-x"):
+            assert live.with_name(sibling).parent == mount, path
+
+
 def test_a_warehouse_mounted_elsewhere_or_without_tls_is_caught(deployment):
     elsewhere = copy.deepcopy(deployment)
     elsewhere.locals["warehouse_mount"]["containerPath"] = "/data"
-    with pytest.raises(AssertionError):
+    with pytest.raises(AssertionError, match="siblings not on the volume"):
         check_warehouse_mounts(elsewhere)
+    at_the_folder = copy.deepcopy(deployment)  # a rebuild's staging folder on the read-only root
+    at_the_folder.locals["warehouse_mount"]["containerPath"] = "${var.warehouse_dir}"
+    with pytest.raises(AssertionError, match="siblings not on the volume"):
+        check_warehouse_mounts(at_the_folder)
     plain = copy.deepcopy(deployment)
     for volume in plain.task_definition("run")["volume"]:
         for efs in volume.get("efs_volume_configuration", []):

@@ -35,9 +35,12 @@ locals {
   scratch_volume   = "tmp"
   warehouse_volume = "warehouse"
   # The root file system is read-only; Python, Dagster's code server socket and the staging of
-  # step logs (S3ComputeLogManager) write to /tmp, the warehouse to warehouse_dir.
+  # step logs (S3ComputeLogManager) write to /tmp, the warehouse to warehouse_dir. The file system
+  # is mounted at warehouse_dir's parent: a rebuild (medallion_dagster.recovery) stages the new
+  # warehouse beside WAREHOUSE_DIR and moves the old one beside it too, which must be on the same
+  # (writable) file system.
   scratch_mount   = { sourceVolume = local.scratch_volume, containerPath = "/tmp", readOnly = false }
-  warehouse_mount = { sourceVolume = local.warehouse_volume, containerPath = var.warehouse_dir, readOnly = false }
+  warehouse_mount = { sourceVolume = local.warehouse_volume, containerPath = dirname(var.warehouse_dir), readOnly = false }
 
   # The webserver is healthy when it answers and can open a database connection with the password
   # it started with: after a password rotation ECS replaces it and it starts with the new one.

@@ -73,12 +73,12 @@ variable "warehouse_backend" {
 }
 
 variable "warehouse_dir" {
-  description = "Where the EFS file system holding the warehouse is mounted in the daemon and run containers (WAREHOUSE_DIR)."
+  description = "WAREHOUSE_DIR of the daemon and run containers: the warehouse's folder on the EFS file system, which is mounted at its parent (recovery stages a rebuild beside it)."
   type        = string
   default     = "/mnt/warehouse"
   validation {
-    condition     = can(regex("^(/[A-Za-z0-9_.-]+)+$", var.warehouse_dir)) && !contains(["/tmp", "/opt", "/opt/dagster"], var.warehouse_dir)
-    error_message = "warehouse_dir must be an absolute path without a trailing '/', other than /tmp, /opt or /opt/dagster."
+    condition     = can(regex("^/mnt(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)+$", var.warehouse_dir))
+    error_message = "warehouse_dir must be a folder under /mnt without a trailing '/', e.g. /mnt/warehouse (the file system is mounted at its parent, /mnt)."
   }
 }
 

@@ -29,12 +29,21 @@ from pathlib import Path
 import boto3
 import botocore.client
 import dagster as dg
+import hcl2
 import pytest
 import yaml
 from moto import mock_aws
 
 from medallion_dagster import settings as dagster_settings
-from tests.terraform.conftest import ENVIRONMENTS, ROOT, Module, environment, module, unwrap
+from tests.terraform.conftest import (
+    ENVIRONMENTS,
+    OPTIONS,
+    ROOT,
+    Module,
+    environment,
+    module,
+    unwrap,
+)
 from tests.terraform.test_consistency import iam_match
 
 DAGSTER_YAML = ROOT / "deploy" / "dagster.yaml"
@@ -1233,3 +1242,51 @@ def test_the_module_documents_every_input_and_output():
     for name in d.outputs:
         assert f"`{name}`" in section, f"README: output {name}"
     assert Path(ROOT / "docs" / "DEPLOY.md").name in readme
+
+
+# --- docs/DEPLOY.md ------------------------------------------------------------------------------
+
+
+def expand_braces(path: str) -> list[str]:
+    """`a/{b,c}/d` -> [`a/b/d`, `a/c/d`] (one pair of braces)."""
+    found = re.search(r"\{([^}]*)\}", path)
+    if not found:
+        return [path]
+    return [path[: found.start()] + part + path[found.end() :] for part in found[1].split(",")]
+
+
+def test_deploy_md_names_what_exists():
+    text = (ROOT / "docs" / "DEPLOY.md").read_text()
+    assert not re.findall(r"\bTERRAFORM_[A-Z_]+\b", text), "placeholders left in docs/DEPLOY.md"
+    # the Terraform version it asks for is the one every folder requires
+    (asked,) = set(re.findall(r"Terraform ≥ ([\d.]+)", text))
+    folders = [p.parent for p in (ROOT / "terraform").rglob("versions.tf")]
+    assert len(folders) >= 8
+    for folder in folders:
+        required = Module(folder).terraform["required_version"]
+        assert required.startswith(f">= {asked}"), (folder, required)
+    # every file or folder it names (but the tfvars you write yourself)
+    tops = ("deploy/", "terraform/", "tests/", "medallion_dagster/", "docs/", "lambda_src/")
+    for quoted in set(re.findall(r"`([^`\s]+)`", text)):
+        if quoted.startswith(tops) and not quoted.endswith(".tfvars"):
+            for path in expand_braces(quoted):
+                assert (ROOT / path).exists(), f"docs/DEPLOY.md names {path}"
+    # every test it names
+    tests = "".join(p.read_text() for p in (ROOT / "tests").rglob("test_*.py"))
+    for name in set(re.findall(r"`(test_\w+)`", text)):
+        assert f"def {name}(" in tests, f"docs/DEPLOY.md names {name}"
+    # every attribute of the environments' dagster_ecs variable, in both environments
+    for attribute in set(re.findall(r"dagster_ecs\.(\w+)", text)):
+        for env in ENVIRONMENTS:
+            type_ = environment(env).variables["dagster_ecs"]["type"]
+            assert re.search(rf"\b{attribute}\s*=", type_), (env, attribute)
+    # the example tfvars parses and sets attributes of the variable only, the required ones too
+    (snippet,) = re.findall(r"```hcl\n(.*?)```", text, flags=re.DOTALL)
+    example = hcl2.loads(snippet, serialization_options=OPTIONS)["dagster_ecs"]
+    for env in ENVIRONMENTS:
+        type_ = environment(env).variables["dagster_ecs"]["type"]
+        attributes = set(re.findall(r"(\w+)\s*=\s*(?:optional\(|string|list|object)", type_))
+        required = set(re.findall(r"(\w+)\s*=\s*(?:string|list\(string\))", type_))
+        assert set(example) <= attributes, (env, set(example) - attributes)
+        assert required <= set(example), (env, required - set(example))
+        assert set(example["task_sizes"]) == set(CONTAINERS)

@@ -65,9 +65,12 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         keys = list(context.asset_partition_keys) if context.has_asset_partitions else None
         definition = context.definition_metadata or {}
         indexes = list(definition.get("medallion/indexes") or [])
+        changes_key = list(definition.get("medallion/changes_key") or [])
         extra: dict[str, object] = {}
         if isinstance(obj, pd.DataFrame):
-            written = self.warehouse.write(layer, table, obj, keys, indexes=indexes)
+            written = self.warehouse.write(
+                layer, table, obj, keys, indexes=indexes, changes_key=changes_key
+            )
             preview = obj.head(PREVIEW_ROWS)
         elif isinstance(obj, SQLQuery):
             written = self.warehouse.write_query(
@@ -77,8 +80,9 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
                 obj.dtypes,
                 keys,
                 indexes=[*indexes, *obj.indexes],
-                changes_key=obj.changes_key,
+                changes_key=obj.changes_key or changes_key,
                 incremental_from=obj.incremental_from,
+                merge=obj.merge,
             )
             preview = self._head(layer, table)
             for name, sql in obj.previews.items():
@@ -87,7 +91,7 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         elif isinstance(obj, PartitionChunks):
             if keys is None:
                 raise WarehouseError(f"{layer}.{table}: a chunk stream needs a partitioned asset")
-            written, preview = self._write_chunks(layer, table, obj, keys, indexes)
+            written, preview = self._write_chunks(layer, table, obj, keys, indexes, changes_key)
             extra |= obj.metadata
         else:
             raise WarehouseError(
@@ -124,7 +128,13 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         )
 
     def _write_chunks(
-        self, layer: str, table: str, chunks: PartitionChunks, keys: list[str], indexes: list[str]
+        self,
+        layer: str,
+        table: str,
+        chunks: PartitionChunks,
+        keys: list[str],
+        indexes: list[str],
+        changes_key: list[str],
     ) -> tuple[int, pd.DataFrame]:
         """Each chunk replaces its partitions in its own transaction, in order; the stream must
         cover every partition of the run exactly once. The first chunk's transaction also
@@ -144,7 +154,13 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
             clear = [k for k in keys if k not in chunk.partition_keys] if not covered else []
             covered |= set(chunk.partition_keys)
             written += self.warehouse.write(
-                layer, table, chunk.frame, chunk.partition_keys, indexes=indexes, clear=clear
+                layer,
+                table,
+                chunk.frame,
+                chunk.partition_keys,
+                indexes=indexes,
+                clear=clear,
+                changes_key=changes_key,
             )
             if preview is None or preview.empty:
                 preview = chunk.frame.head(PREVIEW_ROWS)

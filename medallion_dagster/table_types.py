@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from medallion_dagster.changes import Merge
+
 
 @dataclass(frozen=True)
 class SQLQuery:
@@ -30,11 +32,13 @@ class SQLQuery:
     #: Columns to index: a name, or a tuple of names for one composite (covering) index.
     indexes: tuple[str | tuple[str, ...], ...] = ()
     previews: dict[str, str] = field(default_factory=dict)
-    #: Partitioned: record the key values of replaced and written rows for an incremental reader.
+    #: Partitioned: keep a change log (`changes.py`) with these key columns, for the tables
+    #: maintained from this one.
     changes_key: tuple[str, ...] = ()
-    #: Unpartitioned: `"<layer>.<table>"` (with `changes_key`) whose changed keys are recomputed;
-    #: `{source}` in `sql` stands for it.
+    #: Unpartitioned: `"<layer>.<table>"` (a table with a `changes_key`) this one is maintained
+    #: from, as `merge` says; `{source}` in `sql` stands for it.
     incremental_from: str | None = None
+    merge: Merge | None = None
 
 
 @dataclass(frozen=True)

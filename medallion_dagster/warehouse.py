@@ -24,6 +24,7 @@ import dagster as dg
 import pandas as pd
 import pyarrow as pa
 
+from medallion_dagster.changes import LOG_SUFFIX, LOGS, MERGE_SUFFIX, WATERMARKS, ChangeLogs, Merge
 from medallion_dagster.codec import (
     SENTINELS,
     CodecError,
@@ -35,9 +36,20 @@ from medallion_dagster.codec import (
     sql_type,
 )
 from medallion_dagster.settings import DEFAULT_WAREHOUSE_DIR
+from medallion_dagster.sql import (
+    IN_PARTITIONS,
+    PARTITION_COLUMN,
+    SchemaMismatchError,
+    TableNotFoundError,
+    WarehouseError,
+    quote,
+    result_columns,
+)
+from medallion_dagster.sql import fetchall as _fetchall
+from medallion_dagster.sql import keys_param as _keys_param
+from medallion_dagster.sql import strip as _strip
 
 LAYERS: tuple[str, ...] = ("bronze", "silver", "gold")
-PARTITION_COLUMN = "_partition"
 REGISTRY = "_medallion_columns"
 #: Per SQL-computed table: a hash of its query and dtypes (a changed definition rebuilds it whole)
 #: and, for tables tracking changes, whether those changes are incomplete (rebuild consumers).
@@ -50,58 +62,26 @@ COUNTS = "_medallion_partition_rows"
 MMAP_BYTES = 256 * 2**20
 
 
-class WarehouseError(Exception):
-    """A table operation that cannot be done; the table is left as it was."""
-
-
-class SchemaMismatchError(WarehouseError):
-    """An asset produced a column whose dtype is incompatible with the stored table."""
-
-
-class TableNotFoundError(WarehouseError, LookupError):
-    """The table has not been materialized yet."""
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
-
-
-def quote(name: str) -> str:
-    """Quote an SQL identifier (table or column name); values are never formatted into SQL."""
-    if "\x00" in name:
-        raise WarehouseError(f"identifier {name!r} contains a NUL byte")
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _is_all_null(series: pd.Series) -> bool:
     """No values at all (an empty frame, or a column that is NULL/NaN/NaT for the whole write):
     nothing that could conflict with the stored type."""
     return bool(series.isna().all())
 
 
-#: Partition keys are bound as one JSON array parameter: any number of keys, one placeholder,
-#: and SQLite still uses the `_partition` index for `IN (SELECT value FROM json_each(?))`.
-IN_PARTITIONS = f"{quote(PARTITION_COLUMN)} IN (SELECT value FROM json_each(?))"
-
-
-def _keys_param(partition_keys: Sequence[str]) -> str:
-    return json.dumps(list(partition_keys))
-
-
-def _fetchall(cur, sql: str, params: Sequence = ()) -> list:
-    """Rows of a statement on a stdlib connection or cursor, or an ADBC cursor (whose execute
-    returns nothing)."""
-    result = cur.execute(sql, params)
-    return (result if result is not None else cur).fetchall()
-
-
 def _check_table_name(table: str) -> None:
-    reserved = (REGISTRY, STATE, COUNTS)
-    if not table or table.lower().startswith("sqlite_") or table.lower() in reserved:
-        raise WarehouseError(f"{table!r} is not a usable table name (empty or reserved by SQLite)")
+    reserved = {n.lower() for n in (REGISTRY, STATE, COUNTS, LOGS, WATERMARKS)}
+    if (
+        not table
+        or table.lower().startswith("sqlite_")
+        or table.lower() in reserved
+        or table.lower().endswith((LOG_SUFFIX, MERGE_SUFFIX))
+    ):
+        raise WarehouseError(
+            f"{table!r} is not a usable table name (empty, or reserved by SQLite or the warehouse)"
+        )
 
 
-class Warehouse(dg.ConfigurableResource):
+class Warehouse(ChangeLogs, dg.ConfigurableResource):
     """The SQLite warehouse folder. Used by the IO manager and by assets that query SQL directly.
 
     The SQL the project runs is written once, in the SQL both backends share (`IN (SELECT value
@@ -235,12 +215,16 @@ class Warehouse(dg.ConfigurableResource):
         partition_keys: Sequence[str] | None = None,
         indexes: Sequence[str] = (),
         clear: Sequence[str] = (),
+        changes_key: Sequence[str] = (),
     ) -> int:
         """Replace a table (or, with `partition_keys`, exactly those partitions) by `df`, in one
         transaction: on any error the previous rows stay. Returns the rows written.
         `indexes` names columns to index (created once, with the table or the column); `clear`
-        names more partitions to empty in the same transaction."""
+        names more partitions to empty in the same transaction; `changes_key` (partitioned)
+        keeps the table's change log (`changes.py`) with these key columns."""
         _check_table_name(table)
+        if changes_key and partition_keys is None:
+            raise WarehouseError(f"{layer}.{table}: only partitioned tables keep a change log")
         df = self._with_partition(table, df.rename(columns=str), partition_keys)
         names = list(df.columns)
         if not names:
@@ -274,6 +258,16 @@ class Warehouse(dg.ConfigurableResource):
                 dtypes = self._evolve(cur, layer, table, old, new_dtypes, df, partition_keys)
                 for column in indexes:
                     self._create_index(cur, None, table, [column])
+                if changes_key:
+                    seq = self._log_replaced(
+                        cur,
+                        "main",
+                        table,
+                        list(dtypes),
+                        changes_key,
+                        fresh=dtypes != old,
+                        replaced=_keys_param([*partition_keys, *clear]),
+                    )
                 if partition_keys is not None:
                     cur.execute(
                         f"DELETE FROM {quote(table)} WHERE {IN_PARTITIONS}",
@@ -281,6 +275,11 @@ class Warehouse(dg.ConfigurableResource):
                     )
                 if data.num_rows:
                     cur.adbc_ingest(table, data, mode="append")
+                if changes_key:
+                    self._log_written(
+                        cur, "main", table, list(dtypes), changes_key, seq,
+                        _keys_param(partition_keys),
+                    )  # fmt: skip
                 if partition_keys is not None:
                     self._count_partitions(cur, "main", table, partition_keys, clear)
                 cur.execute(f"DELETE FROM {REGISTRY} WHERE table_name = ?", (table,))
@@ -381,6 +380,7 @@ class Warehouse(dg.ConfigurableResource):
         indexes: Sequence[str | Sequence[str]] = (),
         changes_key: Sequence[str] = (),
         incremental_from: str | None = None,
+        merge: Merge | None = None,
     ) -> int:
         """Materialize `sql` (run with every layer attached) into a table, in the database.
 
@@ -390,13 +390,12 @@ class Warehouse(dg.ConfigurableResource):
         the list of keys being written (`WHERE _partition IN {partitions}`): exactly those
         partitions are replaced. One transaction: on any error the previous rows stay.
 
-        Incremental maintenance (`docs/ARCHITECTURE.md`, "Gold, incrementally"):
-        - `changes_key` (partitioned): the key values of the rows replaced and written are added
-          to `<layer>."<table>__changes"`;
-        - `incremental_from="<layer>.<table>"` (unpartitioned): that table's changes say which
-          keys to recompute. `{source}` in `sql` stands for that table; if this table already
-          exists it is given only the rows of changed keys, and only those keys' rows are
-          replaced; otherwise the whole table is built. The changes are consumed either way.
+        Incremental maintenance (`changes.py`, and `docs/ARCHITECTURE.md`, "Gold"):
+        - `changes_key` (partitioned): the table keeps a change log with these key columns;
+        - `incremental_from="<layer>.<table>"` (unpartitioned): the table is maintained from that
+          table's change log as `merge` says (without one, every key the changes name is
+          recomputed); `{source}` in `sql` stands for that table (whole, for a whole build; the
+          rows of the keys to recompute, otherwise).
         Returns the rows written (partitioned) or the table's rows (unpartitioned)."""
         _check_table_name(table)
         names = list(dtypes)
@@ -408,37 +407,37 @@ class Warehouse(dg.ConfigurableResource):
             dtypes = {**dtypes, PARTITION_COLUMN: "str"}
         elif "{partitions}" in sql:
             raise WarehouseError(f"{layer}.{table}: {{partitions}} in an unpartitioned query")
+        if changes_key and not partitioned:
+            raise WarehouseError(f"{layer}.{table}: only partitioned tables keep a change log")
+        source: tuple[str, str] | None = None
+        if incremental_from is not None:
+            src_layer, _, src_table = incremental_from.partition(".")
+            if partitioned or "{source}" not in sql or src_layer not in LAYERS:
+                raise WarehouseError(
+                    f"{layer}.{table}: incremental_from needs an unpartitioned table, "
+                    "{source} in the query and a source named <layer>.<table>"
+                )
+            source = (src_layer, src_table)
         keys = list(partition_keys or [])
         placeholders = "(" + ", ".join("?" * len(keys)) + ")"
         query = sql.replace("{partitions}", placeholders)
         params = keys * sql.count("{partitions}")
+        whole = (
+            query.replace("{source}", f"{quote(source[0])}.{quote(source[1])}") if source else query
+        )
         target = f"{quote(layer)}.{quote(table)}"
         registry = f"{quote(layer)}.{REGISTRY}"
-        changes = f"{quote(layer)}.{quote(table + '__changes')}"
-        source = source_changes = None
-        src_layer = src_table = ""
-        if incremental_from is not None:
-            if partitioned:
-                raise WarehouseError(
-                    f"{layer}.{table}: incremental_from is for unpartitioned tables"
-                )
-            src_layer, _, src_table = incremental_from.partition(".")
-            source = f"{quote(src_layer)}.{quote(src_table)}"
-            source_changes = f"{quote(src_layer)}.{quote(src_table + '__changes')}"
         state = f"{quote(layer)}.{STATE}"
-        definition = hashlib.sha256(json.dumps([sql, dtypes]).encode()).hexdigest()
-        full_query = query.replace("{source}", source) if source else query
+        definition = hashlib.sha256(
+            json.dumps([sql, dtypes, merge.definition() if merge else None]).encode()
+        ).hexdigest()
         with self.connect() as conn:
-            got = [
-                d[0]
-                for d in conn.execute(f"SELECT * FROM ({full_query}) LIMIT 0", params).description
-            ]
+            got = result_columns(conn, f"SELECT * FROM ({whole}) LIMIT 0", params)
             if got != names:
                 raise WarehouseError(f"{layer}.{table}: the query returns {got}, declared {names}")
             conn.execute(self.BEGIN_WRITE)
             try:
-                for schema in {layer, *([src_layer] if source else [])}:
-                    self._create_bookkeeping(conn, schema)
+                self._create_bookkeeping(conn, layer)  # this layer only: one file per transaction
                 old = dict(
                     conn.execute(
                         f"SELECT column_name, dtype FROM {registry} WHERE table_name = ? "
@@ -457,37 +456,40 @@ class Warehouse(dg.ConfigurableResource):
                         f"{layer}.{table} is {'' if PARTITION_COLUMN in old else 'not '}"
                         f"partitioned; this write is {'' if partitioned else 'not '}partitioned"
                     )
-                query, changed, incremental_key = full_query, "", []
-                changes_exist = False
+                log = None
+                incremental = False
                 if source is not None:
-                    changes_exist = self._table_in(conn, src_layer, src_table + "__changes")
+                    src_columns = result_columns(
+                        conn, f"SELECT * FROM {quote(source[0])}.{quote(source[1])} LIMIT 0"
+                    )
+                    log = self.log_state(conn, *source)
+                    if merge is None and log is not None and set(log[2]) <= set(names):
+                        # no rule: every key the source's changes name is recomputed (a source
+                        # keyed on columns this table lacks: built whole each time)
+                        merge = Merge(keys=tuple(log[2]))
+                    if merge is not None:
+                        merge.check(f"{layer}.{table}", names, src_columns)
+                    if merge is not None and log is not None and list(merge.keys) != log[2]:
+                        raise WarehouseError(
+                            f"{layer}.{table}: merge keys {list(merge.keys)} are not the "
+                            f"changes_key {log[2]} of {incremental_from}"
+                        )
+                    mark = self._watermark(conn, layer, table)
                     stored = conn.execute(
                         f"SELECT definition FROM {state} WHERE table_name = ?", (table,)
                     ).fetchone()
-                    reset = conn.execute(
-                        f"SELECT changes_reset FROM {quote(src_layer)}.{STATE} "
-                        "WHERE table_name = ?",
-                        (src_table,),
-                    ).fetchone()
-                    if (
-                        changes_exist
+                    incremental = (
+                        bool(old)
                         and old == dtypes
                         and stored == (definition,)
-                        and not (reset and reset[0])
-                    ):
-                        incremental_key = [
-                            d[0]
-                            for d in conn.execute(
-                                f"SELECT * FROM {source_changes} LIMIT 0"
-                            ).description
-                        ]
-                    if incremental_key:
-                        k = ", ".join(quote(c) for c in incremental_key)
-                        changed = f"({k}) IN (SELECT {k} FROM {source_changes})"
-                        query = sql.replace("{partitions}", placeholders).replace(
-                            "{source}", f"(SELECT * FROM {source} WHERE {changed})"
-                        )
-                if not old or not (partitioned or incremental_key):
+                        and merge is not None
+                        and log is not None
+                        and self._table_in(conn, source[0], source[1] + LOG_SUFFIX)
+                        and mark is not None
+                        and mark[:2] == (incremental_from, log[0])
+                        and mark[2] <= log[1]
+                    )
+                if not old or not (partitioned or incremental):
                     conn.execute(f"DROP TABLE IF EXISTS {target}")
                     conn.execute(f"DELETE FROM {registry} WHERE table_name = ?", (table,))
                     conn.execute(
@@ -501,71 +503,38 @@ class Warehouse(dg.ConfigurableResource):
                         f"INSERT INTO {registry} VALUES (?, ?, ?, ?)",
                         [(table, i, c, d) for i, (c, d) in enumerate(dtypes.items())],
                     )
-                for index in [*([PARTITION_COLUMN] if partitioned else []), *indexes]:
+                    old_dtypes = {}
+                else:
+                    old_dtypes = old
+                extra = [merge.keys] if merge is not None else []
+                for index in [*([PARTITION_COLUMN] if partitioned else []), *indexes, *extra]:
                     columns = (index,) if isinstance(index, str) else tuple(index)
                     self._create_index(conn, layer, table, columns)
-                in_run = f"{quote(PARTITION_COLUMN)} IN {placeholders}"
-                tracked = ", ".join(quote(c) for c in changes_key)
-                reset_changes = False
-                if changes_key:
-                    exists = self._table_in(conn, layer, table + "__changes")
-                    shape = (
-                        [d[0] for d in conn.execute(f"SELECT * FROM {changes} LIMIT 0").description]
-                        if exists
-                        else []
-                    )
-                    if not old or shape != list(changes_key):
-                        # a new table, or other keys: what changed before is unknown, so the
-                        # tables maintained from this one must be rebuilt whole
-                        conn.execute(f"DROP TABLE IF EXISTS {changes}")
-                        conn.execute(
-                            f"CREATE TABLE {changes} AS SELECT {tracked} FROM {target} WHERE 0"
-                        )
-                        reset_changes = True
-                    conn.execute(
-                        f"INSERT INTO {changes} SELECT {tracked} FROM {target} WHERE {in_run} "
-                        f"EXCEPT SELECT {tracked} FROM {changes}",
-                        keys,
-                    )
-                if partitioned:
-                    conn.execute(f"DELETE FROM {target} WHERE {in_run}", keys)
-                if incremental_key:
-                    conn.execute(f"DELETE FROM {target} WHERE {changed}")
                 column_list = ", ".join(quote(c) for c in names)
-                written = conn.execute(
-                    f"INSERT INTO {target} ({column_list}) SELECT * FROM ({query})", params
-                ).rowcount
+                run_keys = _keys_param(keys)
+                if incremental:
+                    self._merge_changes(conn, layer, table, sql, names, merge, source, mark[2])
+                    written = 0
+                else:
+                    if changes_key:
+                        seq = self._log_replaced(
+                            conn, layer, table, names, changes_key, not old_dtypes, run_keys
+                        )
+                    if partitioned:
+                        conn.execute(f"DELETE FROM {target} WHERE {IN_PARTITIONS}", (run_keys,))
+                    written = conn.execute(
+                        f"INSERT INTO {target} ({column_list}) SELECT * FROM ({whole})", params
+                    ).rowcount
+                    if changes_key:
+                        self._log_written(conn, layer, table, names, changes_key, seq, run_keys)
                 if partitioned:
                     self._count_partitions(conn, layer, table, keys, [])
-                if changes_key:
-                    nulls = " OR ".join(f"{quote(c)} IS NULL" for c in changes_key)
-                    if conn.execute(
-                        f"SELECT 1 FROM {target} WHERE {in_run} AND ({nulls}) LIMIT 1", keys
-                    ).fetchone():
-                        raise WarehouseError(
-                            f"{layer}.{table}: NULL in a changes_key column {list(changes_key)}; "
-                            "keys of incrementally maintained tables must not be NULL"
-                        )
-                    conn.execute(
-                        f"INSERT INTO {changes} SELECT {tracked} FROM {target} WHERE {in_run} "
-                        f"EXCEPT SELECT {tracked} FROM {changes}",
-                        keys,
-                    )
-                if source_changes is not None:
-                    if changes_exist:
-                        conn.execute(f"DELETE FROM {source_changes}")  # consumed, whole or not
-                    conn.execute(
-                        f"UPDATE {quote(src_layer)}.{STATE} SET changes_reset = 0 "
-                        "WHERE table_name = ?",
-                        (src_table,),
-                    )
+                if source is not None:
+                    self._set_watermark(conn, layer, table, incremental_from, log)
                 conn.execute(
-                    f"INSERT INTO {state} (table_name, definition, changes_reset) "
-                    "VALUES (?, ?, ?) ON CONFLICT (table_name) DO UPDATE SET "
-                    "definition = excluded.definition, "
-                    "changes_reset = CASE WHEN excluded.changes_reset > changes_reset "
-                    "THEN excluded.changes_reset ELSE changes_reset END",
-                    (table, definition, int(reset_changes)),
+                    f"INSERT INTO {state} (table_name, definition) VALUES (?, ?) "
+                    "ON CONFLICT (table_name) DO UPDATE SET definition = excluded.definition",
+                    (table, definition),
                 )
                 if not partitioned:
                     written = conn.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
@@ -573,6 +542,8 @@ class Warehouse(dg.ConfigurableResource):
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+            if source is not None:
+                self._prune_log(conn, source, LAYERS)
         return written
 
     def _table_in(self, conn, schema: str, name: str) -> bool:
@@ -621,8 +592,9 @@ class Warehouse(dg.ConfigurableResource):
         )
         conn.execute(
             f"CREATE TABLE IF NOT EXISTS {quote(schema)}.{STATE} (table_name TEXT PRIMARY KEY, "
-            "definition TEXT, changes_reset INTEGER NOT NULL DEFAULT 0)"
+            "definition TEXT)"
         )
+        self._create_change_bookkeeping(conn, schema)
 
     def partition_row_counts(self, layer: str, table: str, keys: Sequence[str]) -> dict[str, int]:
         """Rows per partition key (0 for keys without rows), from the `_partition` index."""

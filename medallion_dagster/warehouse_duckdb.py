@@ -30,7 +30,9 @@ import pyarrow as pa
 from dagster_duckdb import DuckDBResource
 
 from medallion_dagster.codec import family
-from medallion_dagster.warehouse import LAYERS, Warehouse, WarehouseError, _strip, quote
+from medallion_dagster.sql import WarehouseError, quote
+from medallion_dagster.sql import strip as _strip
+from medallion_dagster.warehouse import LAYERS, Warehouse
 
 #: DuckDB type per codec family (codec.SQL_TYPES holds SQLite's); "null" columns are VARCHAR
 #: until their first values set the type (`_retype`).

@@ -126,7 +126,7 @@ def test_incremental_queries_recompute_only_changed_keys(any_warehouse):
     wh.write_query("gold", "t", total, {**dtypes, "n": "Int64"}, incremental_from="gold.p")
     got = wh.read("gold", "t").sort_values("k", ignore_index=True)
     assert got.to_dict("list") == {"k": ["a", "b"], "v": [8, 2], "n": [2, 1]}
-    assert wh.query("SELECT count(*) AS n FROM gold.p__changes")["n"].tolist() == [0]
+    assert wh.query("SELECT count(*) AS n FROM gold.p__delta")["n"].tolist() == [0]  # pruned
 
 
 def test_integer_division_and_json_lists_mean_the_same(any_warehouse):

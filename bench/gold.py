@@ -51,7 +51,7 @@ for asset in (gold.daily_revenue_partials, gold.customer_totals_partials, gold.d
     partitioned = asset.partitions_def is not None
     wh.write_query("gold", name, q.sql, q.dtypes, keys if partitioned else None,
                    indexes=q.indexes, changes_key=q.changes_key,
-                   incremental_from=q.incremental_from)
+                   incremental_from=q.incremental_from, merge=q.merge)
 print(json.dumps({"seconds": time.perf_counter() - t,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """

@@ -9,6 +9,7 @@ import pandas as pd
 
 from lambda_src.contract import TYPE_SIGNS
 from medallion_dagster.assets.common import OWNERS, SINGLE_RUN, layer_tags, schema
+from medallion_dagster.changes import Merge
 from medallion_dagster.partitions import daily_partitions
 from medallion_dagster.reconciliation import QUARANTINE_SUMMARY
 from medallion_dagster.table_types import SQLQuery
@@ -147,6 +148,8 @@ CUSTOMER_SUMMARY_DTYPES = {
     "first_occurred_at": TIMESTAMP,
     "last_occurred_at": TIMESTAMP,
 }
+DAILY_REVENUE_KEY = ("occurred_date", "currency", "transaction_type")
+CUSTOMER_TOTALS_KEY = ("customer_id", "currency")
 PARTIAL = "Partial aggregate of one batch date's silver rows; summed over all batches by "
 
 DAILY_REVENUE_PARTIALS = """
@@ -230,14 +233,14 @@ def daily_revenue_partials() -> SQLQuery:
     return SQLQuery(
         DAILY_REVENUE_PARTIALS,
         DAILY_REVENUE_DTYPES,
-        changes_key=("occurred_date", "currency", "transaction_type"),
+        changes_key=DAILY_REVENUE_KEY,
     )
 
 
 @_gold(
     "daily_revenue",
     "Per occurred_at day (UTC), currency and type: count, amount and signed revenue. "
-    "Only the days whose partials changed are recomputed.",
+    "Maintained from the partials' changes: a run adds what its batches changed.",
     DAILY_REVENUE_COLUMNS,
     deps=[daily_revenue_partials],
 )
@@ -246,6 +249,11 @@ def daily_revenue() -> SQLQuery:
         DAILY_REVENUE,
         DAILY_REVENUE_DTYPES,
         incremental_from="gold.daily_revenue_partials",
+        merge=Merge(
+            keys=DAILY_REVENUE_KEY,
+            sums=("transaction_count", "amount_minor", "revenue_minor"),
+            count="transaction_count",
+        ),
         previews={"revenue_by_type": REVENUE_BY_TYPE},
     )
 
@@ -261,7 +269,7 @@ def customer_totals_partials() -> SQLQuery:
     return SQLQuery(
         CUSTOMER_TOTALS_PARTIALS,
         CUSTOMER_TOTALS_DTYPES,
-        changes_key=("customer_id", "currency"),
+        changes_key=CUSTOMER_TOTALS_KEY,
         # covering: a changed customer's partials are read from the index alone, in key order
         indexes=(tuple(CUSTOMER_TOTALS_DTYPES),),
     )
@@ -269,14 +277,29 @@ def customer_totals_partials() -> SQLQuery:
 
 @_gold(
     "customer_totals",
-    "Per customer and currency over all history; only customers whose partials changed are "
-    "recomputed.",
+    "Per customer and currency over all history, maintained from the partials' changes (sums "
+    "added, first/last combined; a customer whose first or last transaction was replaced is "
+    "recomputed).",
     CUSTOMER_TOTALS_COLUMNS,
     deps=[customer_totals_partials],
 )
 def customer_totals() -> SQLQuery:
     return SQLQuery(
-        CUSTOMER_TOTALS, CUSTOMER_TOTALS_DTYPES, incremental_from="gold.customer_totals_partials"
+        CUSTOMER_TOTALS,
+        CUSTOMER_TOTALS_DTYPES,
+        incremental_from="gold.customer_totals_partials",
+        merge=Merge(
+            keys=CUSTOMER_TOTALS_KEY,
+            sums=(
+                "transaction_count",
+                "gross_revenue_minor",
+                "refunded_minor",
+                "amount_total_minor",
+            ),
+            mins=("first_occurred_at",),
+            maxs=("last_occurred_at",),
+            count="transaction_count",
+        ),
     )
 
 

@@ -99,6 +99,12 @@ def run(code: str, *args: str, env: dict) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def median_steps(runs: list[dict]) -> dict[str, float]:
+    """Median seconds of each step over runs of the same day."""
+    names = {step for r in runs for step in r["steps"]}
+    return {s: statistics.median(r["steps"].get(s, 0.0) for r in runs) for s in names}
+
+
 def layer_of(step: str) -> str:
     if step.startswith("checks_") or step.endswith("_fresh"):
         return "checks"
@@ -129,6 +135,13 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3, help="runs of each incremental day")
     parser.add_argument(
         "--backend", default="sqlite", choices=["sqlite", "duckdb"], help="WAREHOUSE_BACKEND"
+    )
+    parser.add_argument(
+        "--step-deltas",
+        type=int,
+        default=0,
+        metavar="N",
+        help="print the N steps a day after the year spends most extra time in",
     )
     parser.add_argument(
         "--day-rows", default="3000,50000", help="transactions of the extra day (comma list)"
@@ -188,10 +201,15 @@ def main() -> int:
         alone_env = base | {"LANDING_DIR": str(source), "WAREHOUSE_DIR": str(work / "wh-empty")}
         after_runs, alone_runs = [], []
         for _ in range(max(args.repeats, 1)):
-            after_runs.append(run(PIPELINE, day, day, env=env)["seconds"])
+            after_runs.append(run(PIPELINE, day, day, env=env))
             shutil.rmtree(work / "wh-empty", ignore_errors=True)
-            alone_runs.append(run(PIPELINE, day, day, env=alone_env)["seconds"])
-        days[n] = {"after": after_runs, "alone": alone_runs}
+            alone_runs.append(run(PIPELINE, day, day, env=alone_env))
+        days[n] = {
+            "after": [r["seconds"] for r in after_runs],
+            "alone": [r["seconds"] for r in alone_runs],
+            "step_after": median_steps(after_runs),
+            "step_alone": median_steps(alone_runs),
+        }
     ratios = {
         n: statistics.median(d["after"]) / statistics.median(d["alone"]) for n, d in days.items()
     }
@@ -219,6 +237,14 @@ def main() -> int:
         print(f"day_{n}_after_year_runs: {' '.join(f'{x:.2f}' for x in d['after'])}")
         print(f"day_{n}_on_empty_runs: {' '.join(f'{x:.2f}' for x in d['alone'])}")
         print(f"incremental_day_ratio_{n}_rows: {ratios[n]:.2f}")
+        if args.step_deltas:
+            after_s, alone_s = d["step_after"], d["step_alone"]
+            extra = {k: after_s[k] - alone_s.get(k, 0.0) for k in after_s}
+            for step in sorted(extra, key=extra.get, reverse=True)[: args.step_deltas]:
+                print(
+                    f"day_{n}_step_{step}: {after_s[step]:.3f} after / "
+                    f"{alone_s.get(step, 0.0):.3f} alone"
+                )
     print(f"day_after_year_seconds: {after_year['seconds']:.2f}")
     print(f"day_on_empty_seconds: {alone['seconds']:.2f}")
     print(f"incremental_day_ratio: {ratios[worst]:.2f}")

@@ -207,11 +207,22 @@ EXPECTATIONS: tuple[Expectation, ...] = (
     ),
     # --- silver quarantine tables --------------------------------------------------------------
     explained("silver.transactions_quarantine", scoped=True),
-    explained("silver.customers_quarantine"),
+    explained("silver.customers_quarantine", scoped=True),
     explained("silver.transaction_types_quarantine"),
     # --- silver.customers, silver.transaction_types --------------------------------------------
+    unique("silver.customer_updates", "_partition", "customer_id", scoped=True),
+    required("silver.customer_updates", "customer_id", "updated_at", scoped=True),
     unique("silver.customers", "customer_id"),
     required("silver.customers", "customer_id", "updated_at"),
+    Expectation(
+        "silver.customers",
+        "latest_of_the_updates",
+        "Each customer's row is its latest update over all batches (latest updated_at, then "
+        "the later batch, file, line), recomputed from silver.customer_updates: from all of "
+        "them when checked on its own; on a partitioned run, for the customers it updated.",
+        _full_or_run(reconciliation.CUSTOMERS_MISMATCHES, reconciliation.CUSTOMERS_RUN_MISMATCHES),
+        reads=("silver.customer_updates",),
+    ),
     Expectation(
         "silver.customers",
         "email_has_at_sign",
@@ -287,7 +298,7 @@ EXPECTATIONS: tuple[Expectation, ...] = (
         WITH q AS (
             SELECT _partition AS d, 'transactions' AS e, rule, count(*) AS n
             FROM silver.transactions_quarantine GROUP BY 1, 2, 3
-            UNION ALL SELECT _batch_date, 'customers', rule, count(*)
+            UNION ALL SELECT _partition, 'customers', rule, count(*)
             FROM silver.customers_quarantine GROUP BY 1, 2, 3
             UNION ALL SELECT _batch_date, 'transaction_types', rule, count(*)
             FROM silver.transaction_types_quarantine GROUP BY 1, 2, 3

@@ -189,6 +189,42 @@ WHERE s.n IS DISTINCT FROM g.transaction_count OR s.gross IS DISTINCT FROM g.gro
    OR c.name IS DISTINCT FROM g.customer_name OR c.email IS DISTINCT FROM g.email
 """
 
+#: silver.customers against the latest update of each customer, recomputed from all of
+#: silver.customer_updates (the asset merges them incrementally): `{where}` narrows the customers.
+_CUSTOMERS_LATEST = """
+WITH u AS (
+    SELECT * FROM (
+        SELECT *, row_number() OVER (
+            PARTITION BY customer_id
+            ORDER BY updated_at DESC, _batch_date DESC, _source_key DESC, _line DESC) AS r
+        FROM silver.customer_updates {where}) AS x
+    WHERE r = 1
+), c AS (SELECT * FROM silver.customers {where})
+SELECT coalesce(u.customer_id, c.customer_id) AS customer_id,
+       u._batch_date AS latest_batch, c._batch_date AS current_batch,
+       u.updated_at AS latest_updated_at, c.updated_at AS current_updated_at
+FROM u FULL OUTER JOIN c ON c.customer_id = u.customer_id
+WHERE u.customer_id IS NULL OR c.customer_id IS NULL
+   OR """ + "\n   OR ".join(
+    f"u.{c} IS DISTINCT FROM c.{c}"
+    for c in (
+        "name",
+        "email",
+        "location",
+        "created_at",
+        "updated_at",
+        "_source_key",
+        "_line",
+        "_batch_date",
+    )
+)
+CUSTOMERS_MISMATCHES = _CUSTOMERS_LATEST.replace("{where}", "")
+#: The run's customers: those with an update in the run's partitions.
+CUSTOMERS_RUN_MISMATCHES = _CUSTOMERS_LATEST.replace(
+    "{where}",
+    "WHERE customer_id IN (SELECT customer_id FROM silver.customer_updates WHERE {scope})",
+)
+
 #: Rejections per batch date, entity and rule; `resolved` = the record's key is in silver now
 #: (fixed and re-landed later, or — for duplicate_transaction_id — counted once elsewhere).
 QUARANTINE_SUMMARY = """
@@ -197,7 +233,7 @@ WITH q AS (
            medallion_strip(record ->> '$.transaction_id') AS record_key
     FROM silver.transactions_quarantine
     UNION ALL
-    SELECT _batch_date, 'customers', rule, medallion_strip(record ->> '$.customer_id')
+    SELECT _partition, 'customers', rule, medallion_strip(record ->> '$.customer_id')
     FROM silver.customers_quarantine
     UNION ALL
     SELECT _batch_date, 'transaction_types', rule,

@@ -333,7 +333,10 @@ class Warehouse(ChangeLogs, dg.ConfigurableResource):
         if was_partitioned != (partition_keys is not None):
             raise WarehouseError(
                 f"{layer}.{table} is {'' if was_partitioned else 'not '}partitioned; this write "
-                f"is {'' if partition_keys is not None else 'not '}partitioned"
+                f"is {'' if partition_keys is not None else 'not '}partitioned. The asset's "
+                "partitioning changed (an upgrade of the pipeline): rebuild the warehouse from "
+                "the landing zone with `make rebuild` (python -m medallion_dagster.recovery "
+                "rebuild), which keeps the old one aside."
             )
         merged = dict(old)
         for column, dtype in new.items():

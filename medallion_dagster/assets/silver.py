@@ -3,9 +3,13 @@
 - `silver/transactions` (daily): one row per transaction_id; within a partition the last
   occurrence (by arrival: file name, then line) wins; an id another partition already holds is
   rejected as `duplicate_transaction_id`. Money in integer minor units, parsed exactly.
-- `silver/customers`, `silver/transaction_types`: current state (latest `updated_at` / latest
-  arrival wins) over all partitions.
-- `silver/<entity>_quarantine`: the rejected records, the rule they broke, where they came from.
+- `silver/customer_updates` (daily): each batch's valid customer records, typed, the latest per
+  customer within the batch; `silver/customers`: the current state (latest `updated_at`, then
+  latest arrival wins) over all batches, merged in the warehouse from the updates' change log.
+- `silver/transaction_types`: current state (latest arrival wins), rebuilt from all of bronze
+  (a handful of rows).
+- `silver/<entity>_quarantine`: the rejected records, the rule they broke, where they came from
+  (daily for transactions and customers).
 """
 
 import json
@@ -26,8 +30,14 @@ from lambda_src.contract import (
 )
 from medallion_dagster.assets.bronze import LINEAGE_COLUMNS
 from medallion_dagster.assets.common import OWNERS, SINGLE_RUN, landing_columns, layer_tags, schema
+from medallion_dagster.changes import Merge
 from medallion_dagster.partitions import daily_partitions
-from medallion_dagster.table_types import PartitionChunk, PartitionChunks, PartitionedTable
+from medallion_dagster.table_types import (
+    PartitionChunk,
+    PartitionChunks,
+    PartitionedTable,
+    SQLQuery,
+)
 from medallion_dagster.warehouse import PARTITION_COLUMN, Warehouse
 
 ARRIVAL_ORDER = [PARTITION_COLUMN, "_source_key", "_line"]
@@ -74,6 +84,24 @@ TYPE_COLUMNS = {
     "_batch_date": "Batch date of the record that won",
 }
 QUARANTINE_SCHEMA = QUARANTINE_COLUMNS | {"_batch_date": "Batch date of the rejected record"}
+CUSTOMER_DTYPES = {
+    **dict.fromkeys(["customer_id", "name", "email", "location"], "str"),
+    "created_at": "datetime64[us, UTC]",
+    "updated_at": "datetime64[us, UTC]",
+    "_source_key": "str",
+    "_line": "Int64",
+    "_batch_date": "str",
+}
+#: The customer record that wins: greatest by these columns (a later update, then a later arrival).
+CUSTOMER_LATEST = ("updated_at", "_batch_date", "_source_key", "_line")
+CURRENT_CUSTOMERS = f"""
+SELECT {", ".join(CUSTOMER_DTYPES)}
+FROM (SELECT *, row_number() OVER (
+          PARTITION BY customer_id
+          ORDER BY {", ".join(c + " DESC NULLS LAST" for c in CUSTOMER_LATEST)}) AS rank
+      FROM {{source}}) AS r
+WHERE rank = 1 ORDER BY customer_id
+"""
 
 
 def _out(key: str, description: str, columns: dict[str, str], **metadata) -> dg.AssetOut:
@@ -375,7 +403,10 @@ def silver_transactions(
 # --- reference data: current state over all partitions -------------------------------------------
 
 
-def current_customers(bronze: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def customer_updates(bronze: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The valid customer records of each batch date, typed, the latest per customer within its
+    batch (latest `updated_at`, ties to the latest arrival), and the rejected ones; both keep
+    `_partition`. `silver.customers` keeps the latest of these over all batches."""
     df = bronze.sort_values(ARRIVAL_ORDER, kind="stable").reset_index(drop=True)
     v = Validation(df)
     v.unparseable()
@@ -403,15 +434,24 @@ def current_customers(bronze: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]
             "_source_key": df["_source_key"],
             "_line": df["_line"],
             "_batch_date": df[PARTITION_COLUMN].astype("str"),
+            PARTITION_COLUMN: df[PARTITION_COLUMN].astype("str"),
         }
     )[v.ok]
     # Latest updated_at wins; ties go to the latest arrival (stable sort keeps arrival order).
     latest = typed.sort_values("updated_at", kind="stable").drop_duplicates(
+        [PARTITION_COLUMN, "customer_id"], keep="last"
+    )
+    return latest.sort_values([PARTITION_COLUMN, "customer_id"]).reset_index(
+        drop=True
+    ), v.quarantine("customers")
+
+
+def current_customers(updates: pd.DataFrame) -> pd.DataFrame:
+    """The pandas formulation of `CURRENT_CUSTOMERS` (the tests hold the SQL to it)."""
+    latest = updates.sort_values(list(CUSTOMER_LATEST), kind="stable").drop_duplicates(
         "customer_id", keep="last"
     )
-    return latest.sort_values("customer_id").reset_index(drop=True), _unpartitioned(
-        v.quarantine("customers")
-    )
+    return latest.sort_values("customer_id").reset_index(drop=True)[list(CUSTOMER_COLUMNS)]
 
 
 def current_transaction_types(bronze: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -437,19 +477,74 @@ def _unpartitioned(quarantine: pd.DataFrame) -> pd.DataFrame:
     return quarantine.rename(columns={PARTITION_COLUMN: "_batch_date"})
 
 
+def _reference_outs(entity: str, description: str, columns: dict[str, str], **metadata):
+    return {
+        entity: _out(entity, description, columns, **metadata),
+        f"{entity}_quarantine": _out(
+            f"{entity}_quarantine",
+            f"Rejected {entity} records with the rule they broke.",
+            QUARANTINE_SCHEMA,
+        ),
+    }
+
+
+@dg.multi_asset(
+    name="silver_customers",
+    outs={
+        "customer_updates": _out(
+            "customer_updates",
+            "The valid customer records of each batch date, typed; the latest per customer "
+            "within its batch. silver/customers is maintained from this table's changes.",
+            CUSTOMER_COLUMNS,
+            **{"medallion/changes_key": ["customer_id"], "medallion/indexes": ["customer_id"]},
+        ),
+        "customers_quarantine": _out(
+            "customers_quarantine",
+            "Rejected customers records with the rule they broke.",
+            QUARANTINE_COLUMNS,
+        ),
+    },
+    ins={"bronze": dg.AssetIn(key=["bronze", "customers"])},
+    partitions_def=daily_partitions,
+    backfill_policy=SINGLE_RUN,
+    group_name="silver",
+)
+def silver_customers(context: dg.AssetExecutionContext, bronze: pd.DataFrame):
+    updates, quarantine = customer_updates(bronze)
+    context.log.info(f"{len(updates)} customer updates, {len(quarantine)} quarantined")
+    yield dg.Output(updates, "customer_updates")
+    yield dg.Output(quarantine, "customers_quarantine")
+
+
+@dg.asset(
+    key=["silver", "customers"],
+    group_name="silver",
+    owners=OWNERS,
+    tags=layer_tags("silver"),
+    kinds={"sqlite", "sql"},
+    backfill_policy=SINGLE_RUN,
+    deps=[dg.AssetKey(["silver", "customer_updates"])],
+    description="Current state per customer over all batches (latest updated_at wins; ties go "
+    "to the latest arrival). Maintained from silver/customer_updates' changes: a run merges the "
+    "customers its batches changed.",
+    metadata={"dagster/column_schema": schema(CUSTOMER_COLUMNS)},
+)
+def silver_customers_current() -> SQLQuery:
+    return SQLQuery(
+        CURRENT_CUSTOMERS,
+        CUSTOMER_DTYPES,
+        indexes=("customer_id",),
+        incremental_from="silver.customer_updates",
+        merge=Merge(keys=("customer_id",), latest=CUSTOMER_LATEST),
+    )
+
+
 def _reference_asset(
     entity: str, build, description: str, columns: dict[str, str], key: str
 ) -> dg.AssetsDefinition:
     @dg.multi_asset(
         name=f"silver_{entity}",
-        outs={
-            entity: _out(entity, description, columns, **{"medallion/indexes": [key]}),
-            f"{entity}_quarantine": _out(
-                f"{entity}_quarantine",
-                f"Rejected {entity} records with the rule they broke.",
-                QUARANTINE_SCHEMA,
-            ),
-        },
+        outs=_reference_outs(entity, description, columns, **{"medallion/indexes": [key]}),
         ins={"bronze": dg.AssetIn(key=["bronze", entity])},
         backfill_policy=SINGLE_RUN,
         group_name="silver",
@@ -463,13 +558,6 @@ def _reference_asset(
     return _asset
 
 
-silver_customers = _reference_asset(
-    "customers",
-    current_customers,
-    "Current state per customer (latest updated_at wins).",
-    CUSTOMER_COLUMNS,
-    key="customer_id",
-)
 silver_transaction_types = _reference_asset(
     "transaction_types",
     current_transaction_types,
@@ -477,4 +565,9 @@ silver_transaction_types = _reference_asset(
     TYPE_COLUMNS,
     key="type_name",
 )
-silver_assets = [silver_transactions, silver_customers, silver_transaction_types]
+silver_assets = [
+    silver_transactions,
+    silver_customers,
+    silver_customers_current,
+    silver_transaction_types,
+]

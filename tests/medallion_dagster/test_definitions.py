@@ -17,6 +17,7 @@ def test_three_groups_with_every_table():
     assert groups == {
         "bronze": {"bronze/customers", "bronze/transaction_types", "bronze/transactions"},
         "silver": {
+            "silver/customer_updates",
             "silver/customers",
             "silver/customers_quarantine",
             "silver/transaction_types",
@@ -51,6 +52,12 @@ def test_lineage_bronze_to_silver_to_gold():
     assert graph.get(AssetKey(["silver", "transactions"])).parent_keys == {
         AssetKey(["bronze", "transactions"])
     }
+    assert graph.get(AssetKey(["silver", "customers"])).parent_keys == {
+        AssetKey(["silver", "customer_updates"])
+    }
+    assert graph.get(AssetKey(["silver", "customer_updates"])).parent_keys == {
+        AssetKey(["bronze", "customers"])
+    }
 
 
 def test_job_sensor_schedule_are_defined():
@@ -73,3 +80,15 @@ def test_dagster_dev_finds_the_code_location():
     module = workspace["load_from"][0]["python_module"]["module_name"]
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert module == pyproject["tool"]["dagster"]["module_name"] == "medallion_dagster.definitions"
+
+
+def test_every_asset_backfills_in_one_run():
+    """A partition range (the CLI's, a rebuild's) runs as one run only if every asset says so."""
+    from dagster import BackfillPolicy
+
+    graph = defs.resolve_asset_graph()
+    policies = {
+        key.to_user_string(): graph.get(key).backfill_policy
+        for key in graph.materializable_asset_keys
+    }
+    assert policies and all(p == BackfillPolicy.single_run() for p in policies.values()), policies

@@ -100,7 +100,8 @@ FAULTS = {
     ),
     "silver/transactions:customer_exists": (
         "silver",
-        "DELETE FROM customers WHERE customer_id = (SELECT customer_id FROM transactions LIMIT 1)",
+        "UPDATE transactions SET customer_id = 'C-NEVER-SEEN' "
+        "WHERE rowid = (SELECT min(rowid) FROM transactions)",
     ),
     "silver/transactions_quarantine:every_rejection_explained": (
         "silver",
@@ -110,6 +111,15 @@ FAULTS = {
     "silver/customers:email_has_at_sign": (
         "silver",
         "UPDATE customers SET email = 'jane.doe.example.com' "
+        "WHERE rowid = (SELECT min(rowid) FROM customers)",
+    ),
+    "silver/customer_updates:_partition_customer_id_unique": (
+        "silver",
+        "INSERT INTO customer_updates SELECT * FROM customer_updates LIMIT 1",
+    ),
+    "silver/customers:latest_of_the_updates": (
+        "silver",
+        "UPDATE customers SET location = 'Nowhere' "
         "WHERE rowid = (SELECT min(rowid) FROM customers)",
     ),
     "silver/transaction_types:contract_types_and_signs": (

@@ -271,3 +271,16 @@ def test_non_string_column_labels_and_thousands_of_partitions(warehouse):
     keys = [f"k{i:05d}" for i in range(40_000)]  # more than SQLite's 32,766 bound parameters
     warehouse.write("silver", "many", pd.DataFrame({"x": [1], "_partition": ["k00001"]}), keys)
     assert len(warehouse.read("silver", "many", keys)) == 1
+
+
+def test_a_table_whose_partitioning_changed_is_refused_with_the_way_out(warehouse):
+    """An upgrade that turns an unpartitioned table into a partitioned one (silver's customer
+    quarantine did) meets the old table: a clear error naming the rebuild, the old rows kept."""
+    old = pd.DataFrame({"rule": ["x"], "_batch_date": ["2026-03-01"]})
+    warehouse.write("silver", "q", old)
+    new = pd.DataFrame({"rule": ["y"]})
+    with pytest.raises(
+        WarehouseError, match=r"not partitioned; this write is partitioned.*rebuild"
+    ):
+        warehouse.write("silver", "q", new, ["2026-03-02"])
+    assert warehouse.read("silver", "q")["rule"].tolist() == ["x"]

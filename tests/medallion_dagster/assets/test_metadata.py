@@ -18,7 +18,7 @@ def specs(defs):
 
 def test_every_asset_has_description_owners_tags_and_kinds(local_defs):
     found = specs(local_defs)
-    assert len(found) == 15
+    assert len(found) == 16
     for key, spec in found.items():
         layer = key.split("/")[0]
         assert spec.description and len(spec.description) > 30, key
@@ -60,7 +60,7 @@ def materializations(landing_dir, local_zone, warehouse, instance, recent_days):
 
 
 def test_materializations_carry_table_name_row_counts_and_documented_columns(materializations):
-    assert len(materializations) == 15
+    assert len(materializations) == 16
     for key, metadata in materializations.items():
         assert metadata["dagster/table_name"].value == key.replace("/", ".")
         assert metadata["dagster/row_count"].value >= 0

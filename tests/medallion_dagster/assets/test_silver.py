@@ -2,18 +2,23 @@ import json
 import shutil
 
 import pandas as pd
-from hypothesis import given, settings
+import pytest
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lambda_src.contract import CURRENCY_EXPONENTS, AmountError, to_minor_units
 from medallion_dagster.assets.bronze import bronze_frame
 from medallion_dagster.assets.silver import (
+    CUSTOMER_COLUMNS,
     current_customers,
     current_transaction_types,
+    customer_updates,
     minor_units,
+    silver_customers_current,
     split_transactions,
 )
 from medallion_dagster.landing_zone import LandingObject
+from medallion_dagster.warehouse import Warehouse
 from tests.conftest import TX_HEADER
 
 T0 = pd.Timestamp("2026-03-01T12:00:00Z")
@@ -153,29 +158,119 @@ def test_duplicates_across_partitions_in_one_run_keep_the_earliest(warehouse):
     assert q["_partition"].tolist() == ["2026-03-02"]
 
 
+CUSTOMER_HEADER = "customer_id,name,email,location,created_at,updated_at\n"
+
+
 def test_customers_latest_updated_at_wins():
-    header = "customer_id,name,email,location,created_at,updated_at\n"
     df = pd.concat(
         [
             bronze(
                 "customers",
-                header + "C1,Ann,a@x.io,Oslo,2025-01-01T00:00:00Z,2026-03-02T00:00:00Z\n"
-                "C2,Bob,bob-at-x,Rome,,2026-03-01T00:00:00Z\n",
+                CUSTOMER_HEADER + "C1,Ann,a@x.io,Oslo,2025-01-01T00:00:00Z,2026-03-02T00:00:00Z\n"
+                "C2,Bob,bob-at-x,Rome,,2026-03-01T00:00:00Z\n"
+                "C1,Ann,a@x.io,Bergen,2025-01-01T00:00:00Z,2026-03-01T00:00:00Z\n",
             ),
             bronze(
                 "customers",
-                header + "C1,Ann,a@x.io,Bergen,2025-01-01T00:00:00Z,2026-03-01T00:00:00Z\n"
+                CUSTOMER_HEADER + "C1,Ann,a@x.io,Bergen,2025-01-01T00:00:00Z,2026-03-01T00:00:00Z\n"
                 ",Nobody,n@x.io,X,,2026-03-01T00:00:00Z\n",
                 partition="2026-03-03",
             ),
         ],
         ignore_index=True,
     )
-    current, q = current_customers(df)
+    updates, q = customer_updates(df)
+    # one per customer and batch: within 03-01 the later updated_at wins over the later line
+    assert updates[["_partition", "location"]].values.tolist() == [
+        ["2026-03-01", "Oslo"],
+        ["2026-03-03", "Bergen"],
+    ]
+    current = current_customers(updates)
     assert current["customer_id"].tolist() == ["C1"]
     assert current["location"].tolist() == ["Oslo"]  # later batch but older updated_at loses
     assert sorted(q["rule"]) == ["customer_id_missing", "email_invalid"]
-    assert "_batch_date" in q.columns and "_partition" not in q.columns
+    assert sorted(q["_partition"]) == ["2026-03-01", "2026-03-03"]
+
+
+DAYS = ["2026-03-01", "2026-03-02", "2026-03-03"]
+customer_record = st.tuples(
+    st.sampled_from(["C1", "C2", "C3"]),
+    st.sampled_from(["Oslo", "Rome", "Lima"]),
+    st.sampled_from(["2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z", "2026-01-03T00:00:00Z"]),
+    st.sampled_from(["a.csv", "b.csv"]),
+)
+
+
+def write_customer_batch(wh, day: str, records) -> pd.DataFrame:
+    """Land `records` (customer, location, updated_at, file) as bronze files of `day`, then
+    run what silver_customers and silver/customers do: the updates, and the merged current state."""
+    files = {}
+    for customer, location, updated, file in records:
+        files.setdefault(file, []).append(f"{customer},N,n@x.io,{location},,{updated}")
+    frames = [
+        bronze(
+            "customers", CUSTOMER_HEADER + "\n".join(lines) + "\n", day, f"customers/dt={day}/{f}"
+        )
+        for f, lines in sorted(files.items())
+    ]
+    empty = bronze("customers", CUSTOMER_HEADER, day)
+    updates, _ = customer_updates(pd.concat(frames, ignore_index=True) if frames else empty)
+    wh.write("silver", "customer_updates", updates, [day], changes_key=["customer_id"])
+    asset = silver_customers_current.op.compute_fn.decorated_fn()
+    wh.write_query(
+        "silver",
+        "customers",
+        asset.sql,
+        asset.dtypes,
+        indexes=asset.indexes,
+        incremental_from=asset.incremental_from,
+        merge=asset.merge,
+    )
+    return updates
+
+
+@pytest.mark.parametrize(("backend", "examples"), [("sqlite", 40), ("duckdb", 6)])
+def test_current_customers_merged_in_the_warehouse_equal_the_latest_of_all_batches(
+    backend, examples, tmp_path_factory
+):
+    """Batches landed and re-landed in any order (a re-run replaces its batch: the winning record
+    may vanish, ties in updated_at go to the later batch, file, line): silver.customers after
+    each run equals the pandas formulation over every batch's updates stored now."""
+    from medallion_dagster.warehouse_duckdb import DuckDBWarehouse
+
+    backends = {"sqlite": Warehouse, "duckdb": DuckDBWarehouse}
+
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+        derandomize=True,
+    )
+    @given(
+        runs=st.lists(
+            st.tuples(st.sampled_from(DAYS), st.lists(customer_record, max_size=4)),
+            min_size=1,
+            max_size=6,
+        )
+    )
+    def check(runs):
+        wh = backends[backend](path=str(tmp_path_factory.mktemp("wh")))
+        latest_updates: dict[str, pd.DataFrame] = {}
+        for day, records in runs:
+            latest_updates[day] = write_customer_batch(wh, day, records)
+            stored = pd.concat(latest_updates.values(), ignore_index=True)
+            # the contract, spelled out apart from the code: latest updated_at, then the later
+            # batch, file, line
+            expected = (
+                stored.sort_values(["updated_at", "_batch_date", "_source_key", "_line"])
+                .drop_duplicates("customer_id", keep="last")
+                .sort_values("customer_id")[list(CUSTOMER_COLUMNS)]
+            )
+            assert current_customers(stored).values.tolist() == expected.values.tolist()
+            got = wh.read("silver", "customers").sort_values("customer_id")
+            assert got.astype(str).values.tolist() == expected.astype(str).values.tolist(), runs
+
+    check()
 
 
 def test_transaction_types_reject_unknown_names():

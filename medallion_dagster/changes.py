@@ -12,9 +12,11 @@ what the day changed:
   incomplete log is never taken for a complete one.
 - A table maintained from it (`SQLQuery(incremental_from=..., merge=Merge(...))`) records, in its
   own layer and in its own transaction, the generation and sequence number it has absorbed
-  (`_medallion_watermarks`). A refresh applies exactly the changes after that, so any number of
-  consumers, in any layer, each see every change once. Log rows every consumer has absorbed are
-  then pruned (a separate transaction: a crash only delays the pruning).
+  (`_medallion_watermarks`). A refresh applies exactly the changes after that, netted (a row
+  replaced by an identical one cancels out: re-running unchanged data changes nothing and
+  recomputes nothing), so any number of consumers, in any layer, each see every change once.
+  Log rows every consumer has absorbed are then pruned (a separate transaction: a crash only
+  delays the pruning).
 - `Merge` says how a consumer absorbs changes without reading history: sums are added (replaced
   rows subtracted), minima and maxima combined, or the row greatest by some columns kept
   (`latest`). A key whose minimum, maximum or latest row was among the replaced rows — or every
@@ -53,8 +55,9 @@ class Merge:
     roles — every other column is a `sums`, `mins` or `maxs` column of the same name in the
     source, and `count` (one of the sums, positive in every source row) says whether a key still
     has rows — or `latest`: the table holds, per key, the source row greatest by these columns
-    (NULL smallest; its other columns copied as they are). With neither, every changed key is
-    recomputed with the query from that key's source rows."""
+    (NULL smallest; its other columns copied as they are; rows tied on all of them may win
+    either way, so make them a total order, e.g. end with a unique column). With neither, every
+    changed key is recomputed with the query from that key's source rows."""
 
     keys: tuple[str, ...]
     sums: tuple[str, ...] = ()
@@ -246,7 +249,21 @@ class ChangeLogs:
         target = f"{quote(layer)}.{quote(table)}"
         staged = f"{quote(layer)}.{quote(table + MERGE_SUFFIX)}"
         src = f"{quote(source[0])}.{quote(source[1])}"
-        delta = f"(SELECT * FROM {quote(source[0])}.{quote(source[1] + LOG_SUFFIX)} WHERE {SEQ} > {int(after_seq)})"  # noqa: E501
+        log = f"{quote(source[0])}.{quote(source[1] + LOG_SUFFIX)}"
+        logged = column_list(
+            [
+                c
+                for c in result_columns(conn, f"SELECT * FROM {log} LIMIT 0")
+                if c not in (SEQ, SIGN)
+            ]
+        )
+        # Net changes: a row replaced by an identical one (a re-run of unchanged data) cancels
+        # out, so it neither costs a recomputation nor moves anything; a row logged k times more
+        # often written than replaced counts k times (`_sign` = k).
+        delta = (
+            f"(SELECT {logged}, sum({SIGN}) AS {SIGN} FROM {log} WHERE {SEQ} > {int(after_seq)} "
+            f"GROUP BY {logged} HAVING sum({SIGN}) <> 0)"
+        )
         k = column_list(merge.keys)
         conn.execute(f"DROP TABLE IF EXISTS {staged}")
         conn.execute(f"CREATE TABLE {staged} AS {merged_rows(columns, merge, target, delta)}")

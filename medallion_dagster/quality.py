@@ -302,12 +302,16 @@ EXPECTATIONS: tuple[Expectation, ...] = (
             FROM silver.customers_quarantine GROUP BY 1, 2, 3
             UNION ALL SELECT _batch_date, 'transaction_types', rule, count(*)
             FROM silver.transaction_types_quarantine GROUP BY 1, 2, 3
+        ), sides AS (  -- one pass over each side, keys matched by GROUP BY (NULLs equal)
+            SELECT d, e, rule, n AS quarantined, NULL AS rejected, NULL AS resolved FROM q
+            UNION ALL SELECT batch_date, entity, rule, NULL, rejected, resolved
+            FROM gold.quarantine_summary
         )
-        SELECT coalesce(q.d, g.batch_date) AS batch_date, coalesce(q.e, g.entity) AS entity,
-               coalesce(q.rule, g.rule) AS rule, q.n AS quarantined, g.rejected, g.resolved
-        FROM q FULL OUTER JOIN gold.quarantine_summary AS g
-          ON g.batch_date IS NOT DISTINCT FROM q.d AND g.entity = q.e AND g.rule = q.rule
-        WHERE q.n IS DISTINCT FROM g.rejected OR g.resolved < 0 OR g.resolved > g.rejected
+        SELECT d AS batch_date, e AS entity, rule, max(quarantined) AS quarantined,
+               max(rejected) AS rejected, max(resolved) AS resolved
+        FROM sides GROUP BY d, e, rule
+        HAVING max(quarantined) IS DISTINCT FROM max(rejected) OR max(resolved) < 0
+            OR max(resolved) > max(rejected)
         """,
         reads=("silver.transactions", "silver.customers", "silver.transaction_types"),
     ),

@@ -219,25 +219,58 @@ WHERE u.customer_id IS NULL OR c.customer_id IS NULL
     )
 )
 CUSTOMERS_MISMATCHES = _CUSTOMERS_LATEST.replace("{where}", "")
-#: The run's customers: those with an update in the run's partitions.
-CUSTOMERS_RUN_MISMATCHES = _CUSTOMERS_LATEST.replace(
-    "{where}",
-    "WHERE customer_id IN (SELECT customer_id FROM silver.customer_updates WHERE {scope})",
+_LATER = " OR ".join(
+    "("
+    + " AND ".join(f"u.{a} = c.{a}" for a in ("updated_at", "_batch_date", "_source_key")[:i])
+    + (" AND " if i else "")
+    + f"u.{col} > c.{col})"
+    for i, col in enumerate(("updated_at", "_batch_date", "_source_key", "_line"))
 )
+_SAME = " AND ".join(
+    f"u.{col} IS NOT DISTINCT FROM c.{col}"
+    for col in ("name", "email", "location", "created_at", "updated_at", "_source_key", "_line")
+)
+#: On a partitioned run, what the run's batches can have broken, at the cost of the run's rows
+#: (each customer's earlier updates were checked when their batches ran): each customer updated
+#: by the run has a current row; that row is one of its stored updates; no update of the run's
+#: batches is later than it.
+CUSTOMERS_RUN_MISMATCHES = f"""
+WITH run AS (
+    SELECT * FROM silver.customer_updates WHERE {{scope}}
+), s AS (
+    SELECT DISTINCT customer_id FROM run
+), c AS (
+    SELECT c.* FROM silver.customers AS c JOIN s ON s.customer_id = c.customer_id
+)
+SELECT s.customer_id, 'no current row' AS problem, NULL AS current_batch
+FROM s WHERE NOT EXISTS (SELECT 1 FROM c WHERE c.customer_id = s.customer_id)
+UNION ALL
+SELECT c.customer_id, 'current row is not a stored update', c._batch_date FROM c
+WHERE NOT EXISTS (
+    SELECT 1 FROM silver.customer_updates AS u
+    WHERE u.customer_id = c.customer_id AND u._partition = c._batch_date
+      AND {_SAME})
+UNION ALL
+SELECT c.customer_id, 'a later update of the run is not current', c._batch_date
+FROM c JOIN run AS u ON u.customer_id = c.customer_id AND ({_LATER})
+"""
 
 #: Rejections per batch date, entity and rule; `resolved` = the record's key is in silver now
 #: (fixed and re-landed later, or — for duplicate_transaction_id — counted once elsewhere).
+#: The key is the stored `record_key`; rows quarantined before that column existed hold NULL
+#: there and are read from their JSON record.
 QUARANTINE_SUMMARY = """
 WITH q AS (
     SELECT _partition AS batch_date, 'transactions' AS entity, rule,
-           medallion_strip(record ->> '$.transaction_id') AS record_key
+           coalesce(record_key, medallion_strip(record ->> '$.transaction_id')) AS record_key
     FROM silver.transactions_quarantine
     UNION ALL
-    SELECT _partition, 'customers', rule, medallion_strip(record ->> '$.customer_id')
+    SELECT _partition, 'customers', rule,
+           coalesce(record_key, medallion_strip(record ->> '$.customer_id'))
     FROM silver.customers_quarantine
     UNION ALL
     SELECT _batch_date, 'transaction_types', rule,
-           medallion_strip(record ->> '$.type_id')
+           coalesce(record_key, medallion_strip(record ->> '$.type_id'))
     FROM silver.transaction_types_quarantine
 )
 SELECT batch_date, entity, rule, count(*) AS rejected,

@@ -213,13 +213,14 @@ class Warehouse(ChangeLogs, dg.ConfigurableResource):
         table: str,
         df: pd.DataFrame,
         partition_keys: Sequence[str] | None = None,
-        indexes: Sequence[str] = (),
+        indexes: Sequence[str | Sequence[str]] = (),
         clear: Sequence[str] = (),
         changes_key: Sequence[str] = (),
     ) -> int:
         """Replace a table (or, with `partition_keys`, exactly those partitions) by `df`, in one
         transaction: on any error the previous rows stay. Returns the rows written.
-        `indexes` names columns to index (created once, with the table or the column); `clear`
+        `indexes` names columns to index, or tuples of columns for one composite index (created
+        once, with the table or the column); `clear`
         names more partitions to empty in the same transaction; `changes_key` (partitioned)
         keeps the table's change log (`changes.py`) with these key columns."""
         _check_table_name(table)
@@ -233,7 +234,8 @@ class Warehouse(ChangeLogs, dg.ConfigurableResource):
             raise WarehouseError(
                 f"{layer}.{table}: column names that differ only in case (or repeat): {names}"
             )
-        unknown = [c for c in indexes if c not in names]
+        indexes = [(index,) if isinstance(index, str) else tuple(index) for index in indexes]
+        unknown = [c for index in indexes for c in index if c not in names]
         if unknown:
             raise WarehouseError(f"{layer}.{table}: cannot index missing column(s) {unknown}")
         try:
@@ -256,8 +258,8 @@ class Warehouse(ChangeLogs, dg.ConfigurableResource):
                 if not old:
                     cur.execute(f"DELETE FROM {COUNTS} WHERE table_name = ?", (table,))
                 dtypes = self._evolve(cur, layer, table, old, new_dtypes, df, partition_keys)
-                for column in indexes:
-                    self._create_index(cur, None, table, [column])
+                for index in indexes:
+                    self._create_index(cur, None, table, list(index))
                 if changes_key:
                     seq = self._log_replaced(
                         cur,

@@ -56,6 +56,8 @@ QUARANTINE_COLUMNS = {
     "_source_key": "Landing key of the file",
     "_line": "Record number in the file (0 = the whole file)",
     "record": "The record as received, as JSON",
+    "record_key": "Its key (transaction_id, customer_id or type_id) with surrounding spaces "
+    "removed, as silver would hold it; NULL when absent",
     "quarantined_at": "When the run rejected it (UTC; audit column)",
 }
 
@@ -82,6 +84,12 @@ TYPE_COLUMNS = {
     **landing_columns(("type_id", "type_name")),
     "revenue_sign": "Sign the type gives revenue (the contract's)",
     "_batch_date": "Batch date of the record that won",
+}
+#: The key column of each entity: a quarantined record is resolved once its key is in silver.
+RECORD_KEYS = {
+    "transactions": "transaction_id",
+    "customers": "customer_id",
+    "transaction_types": "type_id",
 }
 QUARANTINE_SCHEMA = QUARANTINE_COLUMNS | {"_batch_date": "Batch date of the rejected record"}
 CUSTOMER_DTYPES = {
@@ -177,6 +185,10 @@ def quarantine_frame(entity, bad: pd.DataFrame, rule, detail) -> pd.DataFrame:
             "_source_key": pd.Series(list(bad["_source_key"]), dtype="str"),
             "_line": pd.Series(list(bad["_line"]), dtype="Int64"),
             "record": pd.Series([record(i) for i in range(len(bad))], dtype="str"),
+            "record_key": pd.Series(
+                [v.strip() if isinstance(v, str) else None for v in values[RECORD_KEYS[entity]]],
+                dtype="str",
+            ),
             "quarantined_at": pd.Series(
                 [datetime.now(UTC)] * len(bad), dtype="datetime64[us, UTC]"
             ),
@@ -496,7 +508,11 @@ def _reference_outs(entity: str, description: str, columns: dict[str, str], **me
             "The valid customer records of each batch date, typed; the latest per customer "
             "within its batch. silver/customers is maintained from this table's changes.",
             CUSTOMER_COLUMNS,
-            **{"medallion/changes_key": ["customer_id"], "medallion/indexes": ["customer_id"]},
+            **{
+                "medallion/changes_key": ["customer_id"],
+                # a customer's updates, and one of them by batch: merges and checks look them up
+                "medallion/indexes": [["customer_id", PARTITION_COLUMN]],
+            },
         ),
         "customers_quarantine": _out(
             "customers_quarantine",

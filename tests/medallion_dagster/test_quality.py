@@ -217,6 +217,48 @@ def test_a_partitioned_run_checks_the_gold_rows_of_its_days(
     assert len(expectation.failing_rows(warehouse, local_zone, None)) == 1  # and on its own
 
 
+#: a customer updated on the last day
+LAST_DAY_CUSTOMER = (
+    "(SELECT customer_id FROM customer_updates WHERE _partition = "
+    "(SELECT max(_partition) FROM customer_updates) ORDER BY customer_id LIMIT 1)"
+)
+
+
+@pytest.mark.parametrize(
+    ("statement", "problems"),
+    [
+        (
+            f"UPDATE customers SET location = 'Nowhere' WHERE customer_id = {LAST_DAY_CUSTOMER}",
+            ["current row is not a stored update"],
+        ),
+        (
+            f"DELETE FROM customers WHERE customer_id = {LAST_DAY_CUSTOMER}",
+            ["no current row"],
+        ),
+        (
+            "UPDATE customer_updates SET updated_at = '2999-01-01T00:00:00.000000Z' "
+            f"WHERE customer_id = {LAST_DAY_CUSTOMER} "
+            "AND _partition = (SELECT max(_partition) FROM customer_updates)",
+            # the current row was that update: it now differs from it, and it is later
+            ["a later update of the run is not current", "current row is not a stored update"],
+        ),
+    ],
+)
+def test_a_partitioned_run_checks_the_customers_it_updated(
+    loaded, warehouse, local_zone, days, statement, problems
+):
+    """Scoped to the run's batches, silver.customers is checked for the customers they updated,
+    at the cost of those batches' rows; on its own, against all updates."""
+    expectation = {f"{e.table}:{e.name}": e for e in EXPECTATIONS}[
+        "silver.customers:latest_of_the_updates"
+    ]
+    assert expectation.failing_rows(warehouse, local_zone, days).empty
+    sql(warehouse, "silver", statement)
+    found = expectation.failing_rows(warehouse, local_zone, days[-1:])
+    assert sorted(found["problem"]) == problems
+    assert len(expectation.failing_rows(warehouse, local_zone, None)) == 1  # and on its own
+
+
 def test_one_dropped_silver_row_fails_against_manifests_and_gold(loaded, instance, warehouse):
     """Issue: drop one silver row and see the checks fail (manifests, and gold built before)."""
     defs, _ = loaded

@@ -126,7 +126,7 @@ def test_a_fixed_and_relanded_record_is_summarised_as_resolved(
         1,
         f"transactions/dt={day}/20260101T000000000000Z-a.csv",
     )
-    assert row["quarantined_at"] and "12.5.0" in row["record"]
+    assert row["quarantined_at"] and "12.5.0" in row["record"] and row["record_key"] == "t1"
 
     fixed = f"t1,c1,{day}T10:00:00Z,12.50,USD,purchase\n"
     put_local(landing_dir, f"transactions/dt={day}/20260101T010000000000Z-b.csv", TX_HEADER + fixed)
@@ -137,6 +137,12 @@ def test_a_fixed_and_relanded_record_is_summarised_as_resolved(
     assert warehouse.row_count("silver", "transactions_quarantine") == 1
     amounts = warehouse.query("SELECT transaction_id, amount_minor FROM silver.transactions")
     assert sorted(map(tuple, amounts.values.tolist())) == [("t1", 1250), ("t2", 500)]
+    # rows quarantined before record_key existed (NULL there) are resolved from their record
+    from medallion_dagster.reconciliation import QUARANTINE_SUMMARY
+
+    with warehouse.connect("silver") as conn:
+        conn.execute("UPDATE transactions_quarantine SET record_key = NULL")
+    assert warehouse.query(QUARANTINE_SUMMARY)["resolved"].tolist() == [1]
 
 
 def assert_gold_is_the_pandas_reference(warehouse) -> None:

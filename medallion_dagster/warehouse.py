@@ -530,6 +530,19 @@ class Warehouse(ChangeLogs, dg.ConfigurableResource):
                     written = conn.execute(
                         f"INSERT INTO {target} ({column_list}) SELECT * FROM ({whole})", params
                     ).rowcount
+                    if partitioned:
+                        # The run's partitions were emptied above: every row written must be
+                        # in them, as write() demands (rows of other partitions would sit
+                        # beside those partitions' own rows, outside their counts).
+                        inside = conn.execute(
+                            f"SELECT count(*) FROM {target} WHERE {IN_PARTITIONS}", (run_keys,)
+                        ).fetchone()[0]
+                        if inside != written:
+                            raise WarehouseError(
+                                f"{layer}.{table}: the query returned {written - inside} rows "
+                                "outside the run's partitions (their _partition must be one of "
+                                f"{list(keys)[:5]}{'…' if len(keys) > 5 else ''}); nothing written"
+                            )
                     if changes_key:
                         self._log_written(conn, layer, table, names, changes_key, seq, run_keys)
                 if partitioned:

@@ -390,14 +390,18 @@ def test_write_query_refuses_values_not_of_the_declared_dtype(wh):
         assert wh.read("gold", "g")["v"].tolist() == [1]
 
 
-@xfail("write_query keeps rows of partitions outside the run (write() refuses): counts drift")
-def test_write_query_refuses_rows_outside_the_run_partitions(wh):
+@pytest.mark.parametrize("elsewhere", ["'zz'", "NULL"])
+def test_write_query_refuses_rows_outside_the_run_partitions(wh, elsewhere):
+    """Like write(): a partitioned query's rows must all be of the run's partitions; the run's
+    rows stay as they were, the counts true."""
     wh.write("silver", "s", pd.DataFrame({"k": ["a", "b"]}), ["d1"])
-    sql = "SELECT k, 'zz' AS _partition FROM silver.s WHERE _partition IN {partitions}"
-    with pytest.raises(WarehouseError, match="outside"):
-        wh.write_query("gold", "g", sql, {"k": "str"}, ["d1"])
-        wh.write_query("gold", "g", sql, {"k": "str"}, ["d1"])
-    assert wh.row_count("gold", "g") == len(wh.read("gold", "g"))
+    own = "SELECT k, _partition FROM silver.s WHERE _partition IN {partitions}"
+    wh.write_query("gold", "g", own, {"k": "str"}, ["d1"])
+    stray = own + f" UNION ALL SELECT k, {elsewhere} AS _partition FROM silver.s"
+    with pytest.raises(WarehouseError, match="2 rows outside the run's partitions"):
+        wh.write_query("gold", "g", stray, {"k": "str"}, ["d1"])
+    assert sorted(wh.read("gold", "g")["k"]) == ["a", "b"]
+    assert wh.row_count("gold", "g") == 2
 
 
 PARTIAL = (

@@ -68,6 +68,16 @@ def _is_all_null(series: pd.Series) -> bool:
     return bool(series.isna().all())
 
 
+def _partitioning_changed(layer: str, table: str, was_partitioned: bool) -> WarehouseError:
+    """The stored table and the write disagree on partitioning: an asset's partitioning changed."""
+    return WarehouseError(
+        f"{layer}.{table} is {'' if was_partitioned else 'not '}partitioned; this write is "
+        f"{'not ' if was_partitioned else ''}partitioned. The asset's partitioning changed (an "
+        "upgrade of the pipeline): rebuild the warehouse from the landing zone with `make "
+        "rebuild` (python -m medallion_dagster.recovery rebuild), which keeps the old one aside."
+    )
+
+
 def _check_table_name(table: str) -> None:
     reserved = {n.lower() for n in (REGISTRY, STATE, COUNTS, LOGS, WATERMARKS)}
     if (
@@ -331,15 +341,8 @@ class Warehouse(ChangeLogs, dg.ConfigurableResource):
             if partition_keys is not None:
                 self._create_index(cur, None, table, [PARTITION_COLUMN])
             return dict(new)
-        was_partitioned = PARTITION_COLUMN in old
-        if was_partitioned != (partition_keys is not None):
-            raise WarehouseError(
-                f"{layer}.{table} is {'' if was_partitioned else 'not '}partitioned; this write "
-                f"is {'' if partition_keys is not None else 'not '}partitioned. The asset's "
-                "partitioning changed (an upgrade of the pipeline): rebuild the warehouse from "
-                "the landing zone with `make rebuild` (python -m medallion_dagster.recovery "
-                "rebuild), which keeps the old one aside."
-            )
+        if (PARTITION_COLUMN in old) != (partition_keys is not None):
+            raise _partitioning_changed(layer, table, PARTITION_COLUMN in old)
         merged = dict(old)
         for column, dtype in new.items():
             if column not in old:
@@ -450,16 +453,13 @@ class Warehouse(ChangeLogs, dg.ConfigurableResource):
                         (table,),
                     ).fetchall()
                 )
+                if old and (PARTITION_COLUMN in old) != partitioned:
+                    raise _partitioning_changed(layer, table, PARTITION_COLUMN in old)
                 if old and partitioned and old != dtypes:
                     raise SchemaMismatchError(
                         f"table {layer}.{table} is stored as {old} but the query now gives "
                         f"{dtypes}; the table was left unchanged (drop it, then backfill every "
                         "partition: the tables maintained from it are then rebuilt whole)"
-                    )
-                if old and (PARTITION_COLUMN in old) != partitioned:
-                    raise WarehouseError(
-                        f"{layer}.{table} is {'' if PARTITION_COLUMN in old else 'not '}"
-                        f"partitioned; this write is {'' if partitioned else 'not '}partitioned"
                     )
                 log = None
                 incremental = False

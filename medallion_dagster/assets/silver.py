@@ -123,6 +123,14 @@ def _out(key: str, description: str, columns: dict[str, str], **metadata) -> dg.
     )
 
 
+def _quarantine_out(entity: str, columns: dict[str, str] = QUARANTINE_SCHEMA) -> dg.AssetOut:
+    return _out(
+        f"{entity}_quarantine",
+        f"Rejected {entity} records with the rule they broke, file and line.",
+        columns,
+    )
+
+
 class Validation:
     """Collects, per row, the first rule it breaks."""
 
@@ -364,11 +372,7 @@ def split_transactions(
             TRANSACTION_COLUMNS,
             **{"medallion/indexes": ["transaction_id"]},
         ),
-        "transactions_quarantine": _out(
-            "transactions_quarantine",
-            "Rejected transaction records with the rule they broke, file and line.",
-            QUARANTINE_SCHEMA,
-        ),
+        "transactions_quarantine": _quarantine_out("transactions"),
     },
     ins={"bronze_transactions": dg.AssetIn(key=["bronze", "transactions"])},
     partitions_def=daily_partitions,
@@ -492,11 +496,7 @@ def _unpartitioned(quarantine: pd.DataFrame) -> pd.DataFrame:
 def _reference_outs(entity: str, description: str, columns: dict[str, str], **metadata):
     return {
         entity: _out(entity, description, columns, **metadata),
-        f"{entity}_quarantine": _out(
-            f"{entity}_quarantine",
-            f"Rejected {entity} records with the rule they broke.",
-            QUARANTINE_SCHEMA,
-        ),
+        f"{entity}_quarantine": _quarantine_out(entity),
     }
 
 
@@ -514,11 +514,8 @@ def _reference_outs(entity: str, description: str, columns: dict[str, str], **me
                 "medallion/indexes": [["customer_id", PARTITION_COLUMN]],
             },
         ),
-        "customers_quarantine": _out(
-            "customers_quarantine",
-            "Rejected customers records with the rule they broke.",
-            QUARANTINE_COLUMNS,
-        ),
+        # partitioned: its batch date is `_partition`, described by the IO manager
+        "customers_quarantine": _quarantine_out("customers", QUARANTINE_COLUMNS),
     },
     ins={"bronze": dg.AssetIn(key=["bronze", "customers"])},
     partitions_def=daily_partitions,

@@ -284,3 +284,11 @@ def test_a_table_whose_partitioning_changed_is_refused_with_the_way_out(warehous
     ):
         warehouse.write("silver", "q", new, ["2026-03-02"])
     assert warehouse.read("silver", "q")["rule"].tolist() == ["x"]
+    # the same for a table computed in SQL (gold's)
+    warehouse.write_query("gold", "g", "SELECT 1 AS v", {"v": "Int64"})
+    with pytest.raises(
+        WarehouseError, match=r"not partitioned; this write is partitioned.*rebuild"
+    ):
+        warehouse.write_query("gold", "g", "SELECT 2 AS v, '2026-03-02' AS _partition",
+                              {"v": "Int64"}, ["2026-03-02"])  # fmt: skip
+    assert warehouse.read("gold", "g")["v"].tolist() == [1]
